@@ -1,0 +1,125 @@
+"""The ``trio-sse`` command line (also ``python -m trio_sse``)."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import signal
+import sys
+from functools import partial
+
+import trio
+
+from ._config import Config
+from ._demo import DEFAULT_INTERVAL, build_demo_app
+from ._server import serve
+from ._version import __version__
+
+__all__ = ["main"]
+
+logger = logging.getLogger("trio_sse")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trio-sse",
+        description="Server-Sent Events for Trio. `serve` runs the demo server.",
+    )
+    parser.add_argument("--version", action="version", version=f"trio-sse {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    s = sub.add_parser(
+        "serve",
+        help="run the demo server (the default command)",
+        description=(
+            "Serve the demo: GET / with 'Accept: text/event-stream' streams "
+            "'event: message / data: hello / id: N' every INTERVAL seconds; any other "
+            "request gets 'ok'. GET /metrics shows statistics (Prometheus format). "
+            "Stop with Ctrl-C or SIGTERM: connections get a grace period, then close."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    s.add_argument("--host", default="0.0.0.0", help="address to bind ('' for all)")
+    s.add_argument("--port", type=int, default=8080, help="TCP port (0 picks a free one)")
+    s.add_argument(
+        "--interval",
+        type=_positive,
+        default=DEFAULT_INTERVAL,
+        help="seconds between the demo ticker's events",
+    )
+    s.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="logging level (info logs one access line per request)",
+    )
+    defaults = Config()
+    s.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        help="connections served at once; more get 503",
+    )
+    s.add_argument(
+        "--heartbeat",
+        type=_positive,
+        default=defaults.heartbeat_interval,
+        help="seconds of idleness before an event stream sends a comment",
+    )
+    s.add_argument(
+        "--grace",
+        type=_positive,
+        default=defaults.shutdown_grace_period,
+        help="shutdown grace period in seconds",
+    )
+    return parser
+
+
+async def _run_server(args: argparse.Namespace) -> None:
+    config = Config(
+        max_connections=args.max_connections,
+        heartbeat_interval=args.heartbeat,
+        shutdown_grace_period=args.grace,
+    )
+    app = build_demo_app(interval=args.interval)
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(partial(serve, app, args.host, args.port, config=config))
+            shown = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
+            for port in server.ports[:1]:
+                print(f"trio-sse {__version__} serving on http://{shown}:{port}/", flush=True)
+                print(
+                    f"  try: curl -N -H 'Accept: text/event-stream' http://{shown}:{port}/",
+                    flush=True,
+                )
+            async for signum in signals:
+                logger.info("%s received: shutting down", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        trio.run(_run_server, args)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"trio-sse: port {args.port} on {args.host!r} is already in use", file=sys.stderr)
+            return 1
+        raise
+    return 0

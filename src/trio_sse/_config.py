@@ -1,0 +1,92 @@
+"""Server settings: every limit and timeout trio-sse enforces, with its default.
+
+This file does no I/O. Each setting is documented once, here; the docs' "Limits" table
+is generated from these docstrings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Final, final
+
+__all__ = [
+    "DEFAULT_HEARTBEAT_INTERVAL",
+    "DEFAULT_KEEPALIVE_TIMEOUT",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_REQUEST_BODY_TIMEOUT",
+    "DEFAULT_REQUEST_HEAD_TIMEOUT",
+    "DEFAULT_SEND_TIMEOUT",
+    "DEFAULT_SHUTDOWN_GRACE_PERIOD",
+    "Config",
+]
+
+DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
+DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+DEFAULT_REQUEST_HEAD_TIMEOUT: Final = 10.0
+DEFAULT_REQUEST_BODY_TIMEOUT: Final = 30.0
+DEFAULT_KEEPALIVE_TIMEOUT: Final = 5.0
+DEFAULT_MAX_CONNECTIONS: Final = 10_000
+DEFAULT_SHUTDOWN_GRACE_PERIOD: Final = 5.0
+DEFAULT_SEND_TIMEOUT: Final = 10.0
+DEFAULT_HEARTBEAT_INTERVAL: Final = 15.0
+
+
+@final
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """Limits and timeouts of a trio-sse server. All times are in seconds.
+
+    Every field has a safe default; pass only what you want to change::
+
+        config = trio_sse.Config(max_connections=50_000, heartbeat_interval=20)
+
+    Attributes:
+        max_header_bytes: Largest request head (request line plus header fields) accepted.
+            Larger heads get ``431 Request Header Fields Too Large``, also when the whole
+            head arrives in one read.
+        max_body_bytes: Largest request body accepted, whether framed by
+            ``Content-Length`` or chunked. Larger bodies get ``413 Content Too Large``
+            without being read (``Expect: 100-continue`` clients never send them).
+        request_head_timeout: Time a client has to deliver a complete request head, counted
+            from the moment the connection opens or the first byte of a keep-alive request
+            arrives. Slow clients get ``408 Request Timeout`` and are closed (slowloris).
+        request_body_timeout: Time a client has to deliver the complete body once the head
+            has arrived. Slow clients get ``408`` and are closed.
+        keepalive_timeout: Time an idle keep-alive connection may wait for its next request
+            before the server closes it (silently, as RFC 9112 §9.6 allows).
+        max_connections: Open connections served at once. Connections beyond it are answered
+            at once with ``503 Service Unavailable`` and ``Retry-After: 1``, then closed.
+        shutdown_grace_period: On shutdown, the time open connections get to finish (event
+            streams send their farewell and end) before they are cancelled.
+        send_timeout: Time one write to a client may take. A client that stops reading is
+            disconnected when its socket buffer stays full this long, so it can never block
+            other clients or make server memory grow.
+        heartbeat_interval: Event streams send a comment line when nothing was written for
+            this long (idle-based: every write resets it), so proxies keep the connection
+            and a vanished peer is noticed by the send timeout. ``None`` disables it.
+    """
+
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    request_head_timeout: float = DEFAULT_REQUEST_HEAD_TIMEOUT
+    request_body_timeout: float = DEFAULT_REQUEST_BODY_TIMEOUT
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE_PERIOD
+    send_timeout: float = DEFAULT_SEND_TIMEOUT
+    heartbeat_interval: float | None = DEFAULT_HEARTBEAT_INTERVAL
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name == "heartbeat_interval":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{f.name}: must be a number, not {type(value).__name__}")
+            if f.type == "int" and not isinstance(value, int):
+                raise TypeError(f"{f.name}: must be an int, not {type(value).__name__}")
+            if math.isnan(value) or value <= 0:
+                raise ValueError(f"{f.name}: must be positive, got {value!r}")

@@ -1,0 +1,554 @@
+"""One client connection: the h11 request loop, responses, streams and their teardown.
+
+This is one of the two places where trio-sse does I/O (the other is ``_server.py``).
+
+Theory of operation
+-------------------
+Each accepted connection runs :meth:`HTTPConnection.run` in its own task. h11 holds the
+HTTP/1.1 protocol state; this file moves bytes between it and the ``trio.abc.Stream``.
+
+* **Request loop.** Wait for a request head (keep-alive idle timeout while nothing has
+  arrived, then the head timeout), read the body within its limits, call the application,
+  write the response, and start the next cycle if both sides allow keep-alive.
+* **Streamed responses** (``StreamingResponse``, ``EventStreamResponse``) open a nursery:
+  the *producer* (the application's iterator or event-stream function; the "ticker") runs
+  as a child task, while the connection task itself keeps reading the socket. EOF or a reset
+  on the socket cancels the nursery, so the producer stops at once: no status flag is
+  polled, the cancellation arrives by structure. The same reading loop writes idle
+  heartbeats. When the producer returns, the nursery is cancelled from the other side and
+  the body is terminated.
+* **Errors.** A malformed request gets h11's status hint (400, 431, ...) and the connection
+  closes after draining what the client still sends; an exception in a handler becomes a
+  500 and is logged once; a dead peer ends the connection quietly. Nothing escapes to the
+  server's nursery except ``Cancelled`` and ``KeyboardInterrupt``.
+* **Shutdown.** The server cancels :attr:`HTTPConnection._interrupt`, the scope around
+  the only waits that may block for long (keep-alive idle, stream watching), and stops
+  keep-alive. Streams then write their farewell event and end within the grace period,
+  which the server enforces with a deadline on the connection's own cancel scope.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterable
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Final
+
+import h11
+import trio
+
+from ._exceptions import ConnectionClosed, SlowClientError
+from ._headers import Headers
+from ._request import Request
+from ._response import BaseResponse, Response, StreamingResponse
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ._server import Server
+    from ._stats import _Counters
+
+__all__ = ["HTTPConnection"]
+
+logger = logging.getLogger("trio_sse")
+access_logger = logging.getLogger("trio_sse.access")
+
+RECEIVE_SIZE: Final = 16 * 1024
+#: How long we keep reading (and discarding) after an error response before closing, so
+#: the client sees our answer instead of a reset.
+DRAIN_TIMEOUT: Final = 1.0
+DRAIN_MAX_BYTES: Final = 256 * 1024
+
+_REASONS: Final = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
+_NO_BODY_STATUSES: Final = frozenset({204, 304})
+
+
+class _DateCache:
+    """The ``Date`` header value (RFC 9110 §6.6.1), formatted at most once a second."""
+
+    __slots__ = ("_second", "_value")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = b""
+
+    def get(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = formatdate(now, usegmt=True).encode("ascii")
+        return self._value
+
+
+_date = _DateCache()
+
+
+class _HTTPError(Exception):
+    """An error response to send, then close the connection."""
+
+    def __init__(self, status: int, detail: str = "") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class _StreamOutcome:
+    __slots__ = ("disconnected", "error", "finished", "shutdown")
+
+    def __init__(self) -> None:
+        self.finished = False  # the producer returned normally
+        self.error = False  # the producer raised (logged already)
+        self.disconnected = False  # the peer left (EOF, reset, send failure, send timeout)
+        self.shutdown = False  # the server is shutting down
+
+
+def _head_size(event: h11.Request) -> int:
+    # Request line plus header fields as they were on the wire (modulo optional whitespace).
+    size = len(event.method) + len(event.target) + 12
+    for name, value in event.headers:
+        size += len(name) + len(value) + 4
+    return size
+
+
+class HTTPConnection:
+    """Serve one client connection. Internal: created by :class:`trio_sse.Server`."""
+
+    __slots__ = (
+        "_client",
+        "_config",
+        "_conn",
+        "_counters",
+        "_interrupt",
+        "_body_bytes",
+        "_last_write",
+        "_server",
+        "_stream",
+        "_write_lock",
+    )
+
+    def __init__(
+        self, server: Server, stream: trio.abc.Stream, client: tuple[str, int] | None
+    ) -> None:
+        self._server = server
+        self._config = server.config
+        self._counters: _Counters = server._counters
+        self._stream = stream
+        self._client = client
+        self._conn = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=self._config.max_header_bytes
+        )
+        self._interrupt: trio.CancelScope | None = None
+        self._write_lock: trio.StrictFIFOLock | None = None
+        self._last_write = 0.0
+        self._body_bytes = 0
+
+    # -- called by the server ----------------------------------------------------------
+
+    def begin_shutdown(self) -> None:
+        """Stop keep-alive and interrupt an idle wait or a stream (sync; the server calls it)."""
+        if self._interrupt is not None:
+            self._interrupt.cancel()
+
+    async def run(self) -> None:
+        """Serve requests until the connection closes. Never raises ``Exception``."""
+        try:
+            await self._request_loop()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
+            pass
+        except Exception:
+            logger.exception("unexpected error on connection from %s", self._peer())
+
+    # -- the request loop ----------------------------------------------------------------
+
+    def _peer(self) -> str:
+        return f"{self._client[0]}:{self._client[1]}" if self._client else "-"
+
+    async def _receive(self) -> bytes:
+        data = bytes(await self._stream.receive_some(RECEIVE_SIZE))
+        self._conn.receive_data(data)
+        return data
+
+    async def _next_event(self) -> h11.Event:
+        conn = self._conn
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                await self._receive()
+                continue
+            return event  # type: ignore[return-value]
+
+    async def _request_loop(self) -> None:
+        conn = self._conn
+        first = True
+        while True:
+            started = trio.current_time()
+            if not first and not conn.trailing_data[0]:
+                # Idle keep-alive: wait for the first byte of the next request, or close.
+                if self._server.shutting_down:
+                    return
+                with trio.move_on_after(self._config.keepalive_timeout) as idle:
+                    self._interrupt = idle
+                    data = await self._receive()
+                self._interrupt = None
+                if idle.cancelled_caught or not data:
+                    return
+                started = trio.current_time()
+            try:
+                with trio.move_on_at(started + self._config.request_head_timeout) as head:
+                    event = await self._next_event()
+                if head.cancelled_caught:
+                    raise _HTTPError(408, "request head timeout")
+                if isinstance(event, h11.ConnectionClosed):
+                    return
+                assert isinstance(event, h11.Request)
+                keep_alive = await self._handle(event)
+            except h11.RemoteProtocolError as exc:
+                await self._send_error(exc.error_status_hint, str(exc))
+                return
+            except _HTTPError as exc:
+                await self._send_error(exc.status, exc.detail)
+                return
+            if not keep_alive:
+                return
+            first = False
+            conn.start_next_cycle()
+
+    async def _read_body(self, event: h11.Request, headers: Headers) -> bytes:
+        limit = self._config.max_body_bytes
+        length = headers.get("content-length")
+        if length is not None and int(length) > limit:  # h11 validated the digits
+            raise _HTTPError(413, "request body too large")
+        if length == "0" or (length is None and "transfer-encoding" not in headers):
+            # h11 already knows there is no body; consume its EndOfMessage.
+            end = await self._next_event()
+            assert isinstance(end, h11.EndOfMessage)
+            return b""
+        if self._conn.they_are_waiting_for_100_continue:
+            await self._send_events(h11.InformationalResponse(status_code=100, headers=[]))
+        chunks: list[bytes] = []
+        total = 0
+        with trio.move_on_after(self._config.request_body_timeout) as body_timer:
+            while True:
+                ev = await self._next_event()
+                if isinstance(ev, h11.Data):
+                    total += len(ev.data)
+                    if total > limit:
+                        raise _HTTPError(413, "request body too large")
+                    chunks.append(ev.data)
+                elif isinstance(ev, h11.EndOfMessage):
+                    break
+                else:  # ConnectionClosed mid-body: h11 raises for that; nothing else occurs
+                    raise trio.BrokenResourceError("peer closed while sending the body")
+        if body_timer.cancelled_caught:
+            raise _HTTPError(408, "request body timeout")
+        return b"".join(chunks)
+
+    async def _handle(self, event: h11.Request) -> bool:
+        """Serve one request; return whether the connection may be reused."""
+        counters = self._counters
+        counters.requests_total += 1
+        t0 = time.perf_counter()
+        if _head_size(event) > self._config.max_header_bytes:
+            raise _HTTPError(431, "request head too large")
+        headers = Headers._from_h11(event.headers)
+        body = await self._read_body(event, headers)
+        request = Request(
+            method=event.method.decode("ascii"),
+            target=event.target.decode("ascii"),
+            headers=headers,
+            body=body,
+            http_version=event.http_version.decode("ascii"),
+            client=self._client,
+        )
+        response = await self._call_app(request)
+        status, sent = await self._send_response(request, response)
+        if access_logger.isEnabledFor(logging.INFO):
+            access_logger.info(
+                '%s - "%s %s HTTP/%s" %d %d %.1fms',
+                self._peer(),
+                request.method,
+                request.target,
+                request.http_version,
+                status,
+                sent,
+                (time.perf_counter() - t0) * 1000,
+            )
+        conn = self._conn
+        return (
+            conn.our_state is h11.DONE
+            and conn.their_state is h11.DONE
+            and not self._server.shutting_down
+        )
+
+    async def _call_app(self, request: Request) -> BaseResponse:
+        try:
+            response: object = await self._server.app(request)
+        except Exception:
+            self._counters.handler_errors += 1
+            logger.exception("handler failed for %s %s", request.method, request.target)
+            return Response("Internal Server Error\n", status=500)
+        if not isinstance(response, BaseResponse):
+            self._counters.handler_errors += 1
+            logger.error(
+                "handler for %s %s returned %r, not a response",
+                request.method,
+                request.target,
+                response,
+            )
+            return Response("Internal Server Error\n", status=500)
+        return response
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _head(
+        self, status: int, headers: list[tuple[bytes, bytes]], length: int | None
+    ) -> h11.Response:
+        headers.append((b"date", _date.get()))
+        if length is not None and status not in _NO_BODY_STATUSES:
+            headers.append((b"content-length", str(length).encode("ascii")))
+        if self._server.shutting_down:
+            headers.append((b"connection", b"close"))
+        return h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b""))
+
+    async def _send_events(self, *events: h11.Event) -> None:
+        conn = self._conn
+        data = b"".join([conn.send(ev) or b"" for ev in events])
+        try:
+            with trio.move_on_after(self._config.send_timeout) as timer:
+                await self._stream.send_all(data)
+        except BaseException:
+            conn.send_failed()
+            raise
+        if timer.cancelled_caught:
+            conn.send_failed()
+            self._counters.slow_clients_dropped += 1
+            raise SlowClientError("the client did not read within send_timeout")
+
+    async def _send_response(self, request: Request, response: BaseResponse) -> tuple[int, int]:
+        """Write *response*; return (status, body bytes sent)."""
+        status = response.status
+        self._counters.count_response(status)
+        headers = response._h11_headers()
+        if isinstance(response, Response):
+            body = response.body
+            head = self._head(status, headers, len(body))
+            if request.method == "HEAD" or status in _NO_BODY_STATUSES or not body:
+                await self._send_events(head, h11.EndOfMessage())
+                return status, 0
+            await self._send_events(head, h11.Data(data=body), h11.EndOfMessage())
+            return status, len(body)
+        await self._send_events(self._head(status, headers, None))
+        if request.method == "HEAD":
+            await self._send_events(h11.EndOfMessage())
+            return status, 0
+        stream_fn = getattr(response, "_run_stream", None)
+        if isinstance(response, StreamingResponse):
+            return status, await self._stream_body(_iterate(self, response))
+        if stream_fn is not None:  # EventStreamResponse (``_sse.py``) drives its own body
+            sent: int = await stream_fn(self, request)
+            return status, sent
+        raise TypeError(f"unsupported response type {type(response).__name__}")
+
+    async def write_body(self, data: bytes) -> None:
+        """Write one piece of a streamed body, flushed; serialised with heartbeats.
+
+        Raises:
+            ConnectionClosed: the peer is gone or the stream can no longer be written.
+            SlowClientError: the write did not complete within ``send_timeout``.
+        """
+        lock = self._write_lock
+        assert lock is not None, "write_body outside a streamed response"
+        async with lock:
+            if self._conn.our_state is not h11.SEND_BODY:
+                raise ConnectionClosed("the stream is closed")
+            try:
+                await self._send_events(h11.Data(data=data))
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise ConnectionClosed("the client disconnected") from exc
+            self._last_write = trio.current_time()
+            self._body_bytes += len(data)
+
+    async def _stream_body(
+        self,
+        produce: Callable[[], Awaitable[None]],
+        *,
+        heartbeat: float | None = None,
+        heartbeat_bytes: bytes = b"",
+        farewell: bytes | None = None,
+        counts_as_event: bool = False,
+    ) -> int:
+        """Run a streamed body: *produce* in a child task, the socket watched here.
+
+        Returns the number of body bytes written (chunk framing excluded).
+        """
+        self._body_bytes = 0
+        outcome = _StreamOutcome()
+        counters = self._counters
+        self._write_lock = trio.StrictFIFOLock()
+        self._last_write = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._run_producer, produce, nursery.cancel_scope, outcome)
+            await self._watch(outcome, heartbeat, heartbeat_bytes, counts_as_event)
+            nursery.cancel_scope.cancel()
+        if outcome.disconnected:
+            counters.stream_disconnects += 1
+            return self._body_bytes
+        conn = self._conn
+        if conn.our_state is not h11.SEND_BODY:
+            return self._body_bytes  # a write failed part-way: the framing is lost, just close
+        if outcome.shutdown and farewell is not None:
+            try:
+                await self.write_body(farewell)
+            except ConnectionClosed:
+                return self._body_bytes
+        if outcome.error:
+            return self._body_bytes  # close without the terminating chunk: the client sees an aborted body
+        try:
+            await self._send_events(h11.EndOfMessage())
+        except (trio.BrokenResourceError, trio.ClosedResourceError, SlowClientError):
+            pass
+        return self._body_bytes
+
+    async def _run_producer(
+        self,
+        produce: Callable[[], Awaitable[None]],
+        scope: trio.CancelScope,
+        outcome: _StreamOutcome,
+    ) -> None:
+        counters = self._counters
+        counters.tickers_active += 1
+        try:
+            await produce()
+            outcome.finished = True
+        except ConnectionClosed:
+            outcome.disconnected = True
+        except Exception:
+            counters.handler_errors += 1
+            outcome.error = True
+            logger.exception("stream producer failed for client %s", self._peer())
+        finally:
+            counters.tickers_active -= 1
+            scope.cancel()
+
+    async def _watch(
+        self,
+        outcome: _StreamOutcome,
+        heartbeat: float | None,
+        heartbeat_bytes: bytes,
+        counts_as_event: bool,
+    ) -> None:
+        """Read the socket while a body streams: EOF or reset means the client left.
+
+        Also writes idle heartbeats, and stops when the server shuts down. Returns (or is
+        cancelled by the producer finishing); the caller cancels the producer.
+        """
+        if self._server.shutting_down:
+            outcome.shutdown = True
+            return
+        stream = self._stream
+        conn = self._conn
+        limit = self._config.max_header_bytes
+        received = 0
+        with trio.CancelScope() as interrupt:
+            self._interrupt = interrupt
+            try:
+                while True:
+                    if heartbeat is None:
+                        data = await stream.receive_some(RECEIVE_SIZE)
+                    else:
+                        with trio.move_on_at(self._last_write + heartbeat) as timer:
+                            data = await stream.receive_some(RECEIVE_SIZE)
+                        if timer.cancelled_caught:  # idle: nothing read, nothing written
+                            lock = self._write_lock
+                            if trio.current_time() >= self._last_write + heartbeat and not (
+                                lock is not None and lock.locked()
+                            ):
+                                await self.write_body(heartbeat_bytes)
+                                if counts_as_event:
+                                    self._counters.events_sent += 1
+                                    self._counters.bytes_sent += len(heartbeat_bytes)
+                            continue
+                    if not data:
+                        outcome.disconnected = True
+                        return
+                    # Pipelined bytes behind a stream: keep them for the next cycle, bounded.
+                    received += len(data)
+                    if received > limit:
+                        outcome.disconnected = True
+                        return
+                    conn.receive_data(bytes(data))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
+                outcome.disconnected = True
+                return
+            finally:
+                self._interrupt = None
+        if interrupt.cancelled_caught:
+            outcome.shutdown = True
+
+    async def _send_error(
+        self, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        """Answer with an error status if we still can, then drain and let the caller close."""
+        conn = self._conn
+        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        self._counters.count_response(status)
+        reason = _REASONS.get(status, b"Error")
+        body = reason + b"\n"
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"connection", b"close"),
+            *(extra or ()),
+        ]
+        logger.debug("answering %d to %s: %s", status, self._peer(), detail)
+        try:
+            await self._send_events(
+                self._head(status, headers, len(body)), h11.Data(data=body), h11.EndOfMessage()
+            )
+        except (trio.BrokenResourceError, trio.ClosedResourceError, SlowClientError):
+            return
+        except h11.LocalProtocolError:  # e.g. the peer's request was unparseable as 1.x
+            return
+        if access_logger.isEnabledFor(logging.INFO):
+            access_logger.info('%s - "-" %d %d (%s)', self._peer(), status, len(body), detail)
+        await drain_and_close(self._stream)
+
+
+async def drain_and_close(stream: trio.abc.Stream) -> None:
+    """Half-close, then read and discard what the peer still sends, for a bounded time.
+
+    Closing a TCP socket with unread input makes the kernel send a reset, which can destroy
+    the response the client has not read yet (RFC 9112 §9.6). The caller closes the stream.
+    """
+    with trio.move_on_after(DRAIN_TIMEOUT):
+        try:
+            if isinstance(stream, trio.abc.HalfCloseableStream):
+                await stream.send_eof()
+            drained = 0
+            while drained < DRAIN_MAX_BYTES:
+                data = await stream.receive_some(RECEIVE_SIZE)
+                if not data:
+                    break
+                drained += len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+
+def _iterate(conn: HTTPConnection, response: StreamingResponse) -> Callable[[], Awaitable[None]]:
+    content = response.content
+
+    async def produce() -> None:
+        if isinstance(content, AsyncIterable):
+            async for piece in content:
+                if piece:
+                    await conn.write_body(piece.encode() if isinstance(piece, str) else piece)
+        else:
+            for piece in content:
+                if piece:
+                    await conn.write_body(piece.encode() if isinstance(piece, str) else piece)
+                else:
+                    await trio.lowlevel.checkpoint()
+
+    return produce

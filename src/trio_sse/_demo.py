@@ -1,0 +1,75 @@
+"""The demo application served by ``trio-sse serve``: the seed's behaviour and friends.
+
+Routes:
+
+* ``/`` (any method): a request that accepts ``text/event-stream`` gets an event stream
+  whose ticker sends ``event: message``, ``data: hello``, ``id: N`` every *interval*
+  seconds (the Workerman example's behaviour); any other request gets ``ok``.
+* ``/metrics``: the server's statistics in the Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from ._events import ServerSentEvent
+from ._negotiation import accepts_event_stream
+from ._request import Request
+from ._response import BaseResponse, Response
+from ._routing import Router
+from ._server import current_server
+from ._sse import EventStream, EventStreamResponse
+from ._stats import render_prometheus
+
+__all__ = ["build_demo_app", "resume_id", "seed_ticker"]
+
+DEFAULT_INTERVAL = 2.0
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def resume_id(last_event_id: str | None) -> int:
+    """The numeric id to continue after, from a ``Last-Event-ID`` (0 when absent or not numeric)."""
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+        return int(last_event_id)
+    return 0
+
+
+async def seed_ticker(stream: EventStream, interval: float = DEFAULT_INTERVAL) -> None:
+    """Send the seed's event every *interval* seconds, forever.
+
+    Ticks are scheduled on the clock (start + n x interval) so lateness never accumulates;
+    the first comes one interval after the stream opens, as with Workerman's timer. Ids
+    continue after the client's ``Last-Event-ID``. There is no disconnect check: the task is
+    cancelled by its connection's nursery the moment the client goes away.
+    """
+    n = resume_id(stream.last_event_id)
+    start = trio.current_time()
+    tick = 0
+    while True:
+        tick += 1
+        await trio.sleep_until(start + tick * interval)
+        n += 1
+        await stream.send(ServerSentEvent("hello", event="message", id=str(n)))
+
+
+def build_demo_app(*, interval: float = DEFAULT_INTERVAL) -> Router:
+    """Build the demo application (see the module documentation for its routes)."""
+    if not interval > 0:
+        raise ValueError(f"interval: must be positive, got {interval!r}")
+    router = Router()
+
+    async def ticker(stream: EventStream) -> None:
+        await seed_ticker(stream, interval)
+
+    @router.route("/", methods=None)
+    async def index(request: Request) -> BaseResponse:
+        if accepts_event_stream(request):
+            return EventStreamResponse(ticker)
+        return Response("ok")
+
+    @router.route("/metrics")
+    async def metrics(request: Request) -> BaseResponse:
+        text = render_prometheus(current_server().statistics())
+        return Response(text, content_type=PROMETHEUS_CONTENT_TYPE)
+
+    return router

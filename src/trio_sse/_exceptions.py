@@ -1,0 +1,42 @@
+"""Exceptions raised by trio-sse on purpose.
+
+Rules (after h11 and httpcore): everything we raise derives from :class:`TrioSSEError`;
+invalid values given *to* us raise :class:`InvalidEventError`, which is also a
+:class:`ValueError` and whose message starts with the name of the offending field;
+transport problems of a peer are reported as :class:`ConnectionClosed`, never as a raw
+``trio`` or ``h11`` exception.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConnectionClosed", "InvalidEventError", "SlowClientError", "TrioSSEError"]
+
+
+class TrioSSEError(Exception):
+    """Base class of every exception trio-sse raises on purpose."""
+
+
+class InvalidEventError(TrioSSEError, ValueError):
+    """A server-sent event field holds a value the event-stream format cannot carry.
+
+    Raised when a :class:`~trio_sse.ServerSentEvent` is constructed, so a bad event never
+    reaches the wire. The message names the field, e.g. ``"id: field must not contain
+    NUL"``; :attr:`field` holds the field name.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class ConnectionClosed(TrioSSEError):
+    """The peer of an event stream has gone, or the stream was closed.
+
+    Raised by :meth:`trio_sse.EventStream.send` once the stream can no longer deliver
+    events. In normal operation a stream's producer task never sees it: it is cancelled
+    first, as soon as the disconnect is noticed.
+    """
+
+
+class SlowClientError(ConnectionClosed):
+    """The peer did not accept data within the send timeout and was disconnected."""

@@ -1,0 +1,77 @@
+"""Case-insensitive, order-preserving HTTP header collections. This file does no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeAlias, final
+
+__all__ = ["Headers", "HeadersLike"]
+
+HeadersLike: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
+
+
+@final
+class Headers(Mapping[str, str]):
+    """An immutable, case-insensitive multi-mapping of HTTP header fields.
+
+    Lookups ignore case (``headers["content-type"]`` and ``headers["Content-Type"]`` are the
+    same); iteration yields lowercase names once each; :meth:`items_raw` keeps every field in
+    the order it arrived. When a name occurs several times, ``headers[name]`` joins the values
+    with ``", "`` as RFC 9110 §5.3 allows, and :meth:`get_all` returns them separately.
+
+    Args:
+        items: ``(name, value)`` pairs or a mapping. Names and values are ``str``; header
+            bytes from the wire are decoded as ISO-8859-1, the only lossless choice.
+    """
+
+    __slots__ = ("_index", "_items")
+
+    def __init__(self, items: HeadersLike | None = None) -> None:
+        pairs: list[tuple[str, str]]
+        if items is None:
+            pairs = []
+        elif isinstance(items, Mapping):
+            pairs = [(str(k), str(v)) for k, v in items.items()]
+        else:
+            pairs = [(str(k), str(v)) for k, v in items]
+        self._items: tuple[tuple[str, str], ...] = tuple(pairs)
+        index: dict[str, list[str]] = {}
+        for name, value in pairs:
+            index.setdefault(name.lower(), []).append(value)
+        self._index = index
+
+    @classmethod
+    def _from_h11(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        # h11 gives lowercase names already; decode once, latin-1 is lossless.
+        return cls([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
+
+    def __getitem__(self, name: str) -> str:
+        values = self._index[name.lower()]
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get_all(self, name: str) -> list[str]:
+        """Return every value of *name* in arrival order (an empty list if absent)."""
+        return list(self._index.get(name.lower(), ()))
+
+    def items_raw(self) -> list[tuple[str, str]]:
+        """Return every ``(name, value)`` field in arrival order, duplicates included."""
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._items)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._index == other._index
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,287 @@
+"""The server: listeners, accept loops, per-connection tasks and graceful shutdown.
+
+Task tree (every task has a parent nursery; nothing is detached)::
+
+    serve() / Server.serve_listeners()
+    └── connection nursery
+        ├── accept nursery ── one accept loop per listener
+        └── one task per connection, inside its own shielded cancel scope
+            └── (streamed responses) a nursery with the producer task
+
+Shutdown: when ``serve`` is cancelled (or fails), the accept loops stop first. Then every
+connection is told to finish (idle keep-alive connections close at once, streams send their
+farewell), and each connection scope gets the deadline ``now + shutdown_grace_period``; the
+shield keeps the outer cancellation from reaching them before that. When the last connection
+has ended, the cancellation continues outward.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import errno
+import logging
+from typing import TYPE_CHECKING, Final, NoReturn, final
+
+import trio
+
+from ._config import Config
+from ._connection import HTTPConnection, drain_and_close
+from ._stats import ServerStatistics, _Counters
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._routing import App
+
+__all__ = ["Server", "current_server", "serve"]
+
+logger = logging.getLogger("trio_sse")
+
+#: accept() errors that mean "out of resources for now": log, wait, retry (as trio does).
+_ACCEPT_CAPACITY_ERRNOS: Final = frozenset(
+    {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+)
+_ACCEPT_RETRY_SLEEP: Final = 0.1
+
+_OVERLOADED: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 20\r\n"
+    b"retry-after: 1\r\n"
+    b"connection: close\r\n"
+    b"\r\n"
+    b"Service Unavailable\n"
+)
+
+
+_current_server: contextvars.ContextVar[Server] = contextvars.ContextVar("trio_sse_server")
+
+
+def current_server() -> Server:
+    """Return the :class:`Server` running the calling handler (e.g. for its statistics).
+
+    Raises:
+        RuntimeError: when called outside a connection served by trio-sse.
+    """
+    try:
+        return _current_server.get()
+    except LookupError:
+        raise RuntimeError("current_server() called outside a trio-sse connection") from None
+
+
+def _peer_of(stream: trio.abc.Stream) -> tuple[str, int] | None:
+    if isinstance(stream, trio.SocketStream):
+        try:
+            addr = stream.socket.getpeername()
+        except OSError:
+            return None
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            return (str(addr[0]), int(addr[1]))
+    return None
+
+
+@final
+class Server:
+    """An HTTP/1.1 server running one application, with live statistics.
+
+    Most programs call :func:`serve`, which creates a ``Server`` and hands it back through
+    ``task_status``. Create one yourself to serve listeners you opened (for example a
+    :class:`trio_sse.testing.MemoryListener`) or single streams.
+
+    Args:
+        app: The application: an async function from :class:`~trio_sse.Request` to a
+            response, often a :class:`~trio_sse.Router`.
+        config: Limits and timeouts; defaults to ``Config()``.
+    """
+
+    __slots__ = (
+        "_connections",
+        "_counters",
+        "_listeners",
+        "_shutdown_deadline",
+        "_shutting_down",
+        "app",
+        "config",
+    )
+
+    def __init__(self, app: App, *, config: Config | None = None) -> None:
+        self.app = app
+        self.config = config if config is not None else Config()
+        self._counters = _Counters()
+        self._connections: dict[HTTPConnection, trio.CancelScope] = {}
+        self._listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
+        self._shutting_down = False
+        self._shutdown_deadline = float("inf")
+
+    @property
+    def listeners(self) -> list[trio.abc.Listener[trio.abc.Stream]]:
+        """The listeners being served."""
+        return list(self._listeners)
+
+    @property
+    def port(self) -> int:
+        """The TCP port of the first socket listener (useful after binding port 0)."""
+        for port in self.ports:
+            return port
+        raise RuntimeError("the server has no TCP listener")
+
+    @property
+    def ports(self) -> list[int]:
+        """The TCP ports of all socket listeners, in listener order."""
+        ports: list[int] = []
+        for listener in self._listeners:
+            if isinstance(listener, trio.SocketListener):
+                ports.append(int(listener.socket.getsockname()[1]))
+        return ports
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether graceful shutdown has begun."""
+        return self._shutting_down
+
+    def statistics(self) -> ServerStatistics:
+        """Return a snapshot of the server's counters (open connections, requests, errors)."""
+        return self._counters.snapshot()
+
+    async def serve_listeners(
+        self,
+        listeners: Sequence[trio.abc.Listener[trio.abc.Stream]],
+        *,
+        task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    ) -> NoReturn:
+        """Accept and serve connections on *listeners* until cancelled.
+
+        Reports ``self`` through ``task_status`` once every accept loop runs. When
+        cancelled, stops accepting, gives open connections ``shutdown_grace_period`` seconds
+        to finish, cancels what is left, closes the listeners and re-raises.
+        """
+        if not listeners:
+            raise ValueError("listeners: need at least one listener")
+        self._listeners = list(listeners)
+        try:
+            async with trio.open_nursery() as connection_nursery:
+                try:
+                    async with trio.open_nursery() as accept_nursery:
+                        for listener in listeners:
+                            accept_nursery.start_soon(
+                                self._accept_loop, listener, connection_nursery
+                            )
+                        task_status.started(self)
+                finally:
+                    self._begin_shutdown()
+        finally:
+            with trio.CancelScope(shield=True):
+                for listener in listeners:
+                    await trio.aclose_forcefully(listener)
+        raise AssertionError("unreachable: accept loops only end by an exception")
+
+    async def _accept_loop(
+        self, listener: trio.abc.Listener[trio.abc.Stream], nursery: trio.Nursery
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno in _ACCEPT_CAPACITY_ERRNOS:
+                    logger.error(
+                        "accept() failed (%s); retrying in %.0f ms",
+                        errno.errorcode.get(exc.errno or 0, exc.errno),
+                        _ACCEPT_RETRY_SLEEP * 1000,
+                    )
+                    await trio.sleep(_ACCEPT_RETRY_SLEEP)
+                    continue
+                raise
+            nursery.start_soon(self.serve_stream, stream)
+
+    async def serve_stream(
+        self, stream: trio.abc.Stream, *, client: tuple[str, int] | None = None
+    ) -> None:
+        """Serve one already-accepted connection until it closes, then close *stream*.
+
+        Never raises ``Exception`` (errors are answered and logged). This is also the way to
+        run the server over a ``trio.testing.memory_stream_pair`` in tests.
+
+        Args:
+            stream: The connection's byte stream.
+            client: The peer address to report; read from the socket when omitted.
+        """
+        counters = self._counters
+        counters.connections_total += 1
+        _current_server.set(self)  # this task's context only: trio gives each task a copy
+        scope = trio.CancelScope(shield=True, deadline=self._shutdown_deadline)
+        try:
+            with scope:
+                if counters.connections_open >= self.config.max_connections:
+                    counters.connections_rejected += 1
+                    counters.count_response(503)
+                    await self._reject_overloaded(stream)
+                    return
+                counters.connections_open += 1
+                connection = HTTPConnection(self, stream, client or _peer_of(stream))
+                self._connections[connection] = scope
+                try:
+                    if self._shutting_down:
+                        connection.begin_shutdown()
+                    await connection.run()
+                finally:
+                    del self._connections[connection]
+                    counters.connections_open -= 1
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _reject_overloaded(self, stream: trio.abc.Stream) -> None:
+        try:
+            with trio.move_on_after(self.config.send_timeout):
+                await stream.send_all(_OVERLOADED)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        await drain_and_close(stream)
+
+    def _begin_shutdown(self) -> None:
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        self._shutdown_deadline = trio.current_time() + self.config.shutdown_grace_period
+        if self._connections:
+            logger.info(
+                "shutting down: %d open connection(s), grace period %.1f s",
+                len(self._connections),
+                self.config.shutdown_grace_period,
+            )
+        for connection, scope in self._connections.items():
+            scope.deadline = self._shutdown_deadline
+            connection.begin_shutdown()
+
+
+async def serve(
+    app: App,
+    host: str | None = "127.0.0.1",
+    port: int = 8080,
+    *,
+    config: Config | None = None,
+    backlog: int | None = None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Serve *app* over HTTP/1.1 on *host*:*port* until cancelled.
+
+    Works with ``nursery.start``, which returns the running :class:`Server` once the port
+    is bound (pass ``port=0`` for a free port and read :attr:`Server.port`)::
+
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(trio_sse.serve, app, "127.0.0.1", 0)
+            print(server.port)
+
+    Cancelling it shuts down gracefully: see :meth:`Server.serve_listeners`.
+
+    Args:
+        app: The application (an async request handler, often a :class:`Router`).
+        host: The address to bind; ``None`` or ``""`` binds every interface,
+            ``"0.0.0.0"`` every IPv4 one.
+        port: The TCP port; ``0`` picks a free one.
+        config: Limits and timeouts.
+        backlog: The listen backlog (trio's default when ``None``).
+        task_status: Filled in by ``nursery.start``.
+    """
+    listeners = await trio.open_tcp_listeners(port, host=host or None, backlog=backlog)
+    server = Server(app, config=config)
+    await server.serve_listeners(listeners, task_status=task_status)
