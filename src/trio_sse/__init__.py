@@ -9,6 +9,10 @@ module, imported on demand.
 
 from __future__ import annotations
 
+from ._broadcast import BroadcastBackend as BroadcastBackend
+from ._broadcast import Broadcaster as Broadcaster
+from ._broadcast import BroadcasterStatistics as BroadcasterStatistics
+from ._broadcast import Subscription as Subscription
 from ._config import Config as Config
 from ._events import ServerSentEvent as ServerSentEvent
 from ._events import encode_comment as encode_comment
@@ -44,6 +48,9 @@ from ._version import __version__ as __version__
 __all__ = [
     "App",
     "BaseResponse",
+    "BroadcastBackend",
+    "Broadcaster",
+    "BroadcasterStatistics",
     "Config",
     "ConnectionClosed",
     "EventStream",
@@ -63,6 +70,7 @@ __all__ = [
     "ServerStatistics",
     "SlowClientError",
     "StreamingResponse",
+    "Subscription",
     "TrioSSEError",
     "__version__",
     "accepts_event_stream",

@@ -6,12 +6,26 @@ Routes:
   whose ticker sends ``event: message``, ``data: hello``, ``id: N`` every *interval*
   seconds (the Workerman example's behaviour); any other request gets ``ok``.
 * ``/metrics``: the server's statistics in the Prometheus text format.
+* ``GET /events``: the demo's broadcast stream (:class:`~trio_sse.Broadcaster`): every
+  body posted to ``/publish`` arrives as a named event (``event: publish`` unless the
+  publisher chose another name) with an id; a client reconnecting with ``Last-Event-ID``
+  is replayed what it missed, or told ``event: reset`` when that is no longer possible.
+* ``POST /publish``: publish the request body, which must be non-empty UTF-8 text of at
+  most 64 KiB, to ``/events`` (how a browser that only has SSE talks back). The optional
+  query parameter ``event`` names the event: 1 to 64 characters from ``A-Z a-z 0-9 _ . :
+  -``, starting with a letter or digit, and not ``reset``. Answers ``202`` with
+  ``{"id": "<event id>"}``; ``400`` for an empty or non-UTF-8 body or a bad name, ``413``
+  for a body over the limit.
 """
 
 from __future__ import annotations
 
+import json
+import re
+
 import trio
 
+from ._broadcast import RESET_EVENT, Broadcaster
 from ._events import ServerSentEvent
 from ._negotiation import accepts_event_stream
 from ._request import Request
@@ -25,6 +39,9 @@ __all__ = ["build_demo_app", "resume_id", "seed_ticker"]
 
 DEFAULT_INTERVAL = 2.0
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PUBLISH_EVENT = "publish"
+MAX_PUBLISH_BYTES = 64 * 1024
+_EVENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 def resume_id(last_event_id: str | None) -> int:
@@ -71,5 +88,33 @@ def build_demo_app(*, interval: float = DEFAULT_INTERVAL) -> Router:
     async def metrics(request: Request) -> BaseResponse:
         text = render_prometheus(current_server().statistics())
         return Response(text, content_type=PROMETHEUS_CONTENT_TYPE)
+
+    broadcaster = Broadcaster()
+
+    @router.route("/events")
+    async def events(request: Request) -> BaseResponse:
+        return broadcaster.stream_response()
+
+    @router.route("/publish", methods=("POST",))
+    async def publish(request: Request) -> BaseResponse:
+        name = request.query_param("event")
+        if name is None:
+            name = PUBLISH_EVENT
+        if not _EVENT_NAME.fullmatch(name) or name == RESET_EVENT:
+            return Response(
+                f"event: must be 1 to 64 characters from A-Z a-z 0-9 _ . : -, starting with a "
+                f"letter or digit, and not {RESET_EVENT!r}; got {name[:80]!r}\n",
+                status=400,
+            )
+        if len(request.body) > MAX_PUBLISH_BYTES:
+            return Response(f"body: larger than {MAX_PUBLISH_BYTES} bytes\n", status=413)
+        if not request.body:
+            return Response("body: empty; post the text to publish\n", status=400)
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            return Response("body: not UTF-8 text\n", status=400)
+        event_id = await broadcaster.publish(text, event=name)
+        return Response(json.dumps({"id": event_id}), status=202, content_type="application/json")
 
     return router

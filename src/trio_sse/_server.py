@@ -191,24 +191,30 @@ class Server:
                     await trio.sleep(_ACCEPT_RETRY_SLEEP)
                     continue
                 raise
-            nursery.start_soon(self.serve_stream, stream)
+            nursery.start_soon(self._serve_accepted, stream)
 
     async def serve_stream(
         self, stream: trio.abc.Stream, *, client: tuple[str, int] | None = None
     ) -> None:
         """Serve one already-accepted connection until it closes, then close *stream*.
 
-        Never raises ``Exception`` (errors are answered and logged). This is also the way to
-        run the server over a ``trio.testing.memory_stream_pair`` in tests.
+        Never raises ``Exception`` (errors are answered and logged). Cancelling it closes
+        the connection at once; only connections accepted by :meth:`serve_listeners` get a
+        shutdown grace period. This is also the way to run the server over a
+        ``trio.testing.memory_stream_pair`` in tests.
 
         Args:
             stream: The connection's byte stream.
             client: The peer address to report; read from the socket when omitted.
         """
+        await self._serve(stream, client, trio.CancelScope())
+
+    async def _serve(
+        self, stream: trio.abc.Stream, client: tuple[str, int] | None, scope: trio.CancelScope
+    ) -> None:
         counters = self._counters
         counters.connections_total += 1
         _current_server.set(self)  # this task's context only: trio gives each task a copy
-        scope = trio.CancelScope(shield=True, deadline=self._shutdown_deadline)
         try:
             with scope:
                 if counters.connections_open >= self.config.max_connections:
@@ -228,6 +234,12 @@ class Server:
                     counters.connections_open -= 1
         finally:
             await trio.aclose_forcefully(stream)
+
+    async def _serve_accepted(self, stream: trio.abc.Stream) -> None:
+        # Shielded from the server's cancellation: shutdown sets this scope's deadline to
+        # the end of the grace period instead (see the module docstring).
+        scope = trio.CancelScope(shield=True, deadline=self._shutdown_deadline)
+        await self._serve(stream, None, scope)
 
     async def _reject_overloaded(self, stream: trio.abc.Stream) -> None:
         try:

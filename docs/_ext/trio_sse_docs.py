@@ -1,0 +1,161 @@
+"""Sphinx directives that generate reference tables from the code, so they cannot drift.
+
+``.. trio-sse-config-table::``
+    One row per field of :class:`trio_sse.Config`: name, type, default, and the field's
+    description from the ``Attributes:`` section of the class docstring (the single place
+    each setting is documented, as ``_config.py`` promises).
+
+``.. trio-sse-metrics-table::``
+    One row per metric that :func:`trio_sse.render_prometheus` writes: name, type, help.
+    The rows come from rendering an all-zero :class:`trio_sse.ServerStatistics`, i.e. from
+    the public function itself.
+
+Both fail the build (an extension error, not a warning) if the code and the docstring
+disagree, e.g. a field without a description.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util.docutils import SphinxDirective
+
+_SECTION = re.compile(r"^(\w[\w ]*):\s*$")
+_ITEM = re.compile(r"^(\w+):\s*(.*)$")
+
+
+def parse_attributes_section(doc: str) -> dict[str, str]:
+    """Return ``{name: description}`` from a Google-style ``Attributes:`` section."""
+    lines = inspect.cleandoc(doc).splitlines()
+    items: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    inside = False
+    item_indent: int | None = None
+    for line in lines:
+        if not inside:
+            inside = line.strip() == "Attributes:"
+            continue
+        if line and not line[0].isspace():
+            if _SECTION.match(line):
+                break  # next section
+            break
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if item_indent is None:
+            item_indent = indent
+        match = _ITEM.match(line.strip())
+        if indent == item_indent and match:
+            current = items.setdefault(match.group(1), [])
+            current.append(match.group(2))
+        elif current is not None:
+            current.append(line.strip())
+    return {name: " ".join(text) for name, text in items.items()}
+
+
+def _format_default(name: str, value: object) -> str:
+    if value is None:
+        return "``None``"
+    if isinstance(value, int) and name.endswith("_bytes"):
+        for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+            if value % size == 0:
+                return f"``{value}`` ({value // size} {unit})"
+        return f"``{value}``"
+    if isinstance(value, float):
+        return f"``{value:g}`` s"
+    if isinstance(value, int):
+        return f"``{value:_}``"
+    return f"``{value!r}``"
+
+
+def _list_table(header: list[str], rows: list[list[str]], widths: str) -> list[str]:
+    out = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", ""]
+    for row in [header, *rows]:
+        first = True
+        for cell in row:
+            prefix = "   * - " if first else "     - "
+            out.append(prefix + cell)
+            first = False
+    return out
+
+
+class _TableDirective(SphinxDirective):
+    has_content = False
+
+    def rows_rst(self) -> list[str]:
+        raise NotImplementedError
+
+    def run(self) -> list[nodes.Node]:
+        container = nodes.container()
+        self.state.nested_parse(StringList(self.rows_rst(), source="<generated>"), 0, container)
+        return container.children
+
+
+class ConfigTable(_TableDirective):
+    """The table of :class:`trio_sse.Config` fields."""
+
+    def rows_rst(self) -> list[str]:
+        from trio_sse import Config
+
+        docs = parse_attributes_section(Config.__doc__ or "")
+        rows: list[list[str]] = []
+        for field in dataclasses.fields(Config):
+            if field.name not in docs:
+                raise ExtensionError(f"Config.{field.name} has no entry under 'Attributes:'")
+            type_text = field.type if isinstance(field.type, str) else repr(field.type)
+            rows.append(
+                [
+                    f"``{field.name}``",
+                    f"``{type_text}``",
+                    _format_default(field.name, field.default),
+                    docs[field.name],
+                ]
+            )
+        extra = set(docs) - {f.name for f in dataclasses.fields(Config)}
+        if extra:
+            raise ExtensionError(f"Config docstring documents unknown fields: {sorted(extra)}")
+        return _list_table(["Field", "Type", "Default", "Meaning"], rows, "18 12 14 56")
+
+
+class MetricsTable(_TableDirective):
+    """The table of Prometheus metrics written by :func:`trio_sse.render_prometheus`."""
+
+    def rows_rst(self) -> list[str]:
+        from trio_sse import ServerStatistics, render_prometheus
+
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(ServerStatistics):
+            values[field.name] = {200: 0} if "Mapping" in str(field.type) else 0
+        text = render_prometheus(ServerStatistics(**values))
+        helps: dict[str, str] = {}
+        kinds: dict[str, str] = {}
+        labelled: set[str] = set()
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                name, _, help_text = line[len("# HELP ") :].partition(" ")
+                helps[name] = help_text
+            elif line.startswith("# TYPE "):
+                name, _, kind = line[len("# TYPE ") :].partition(" ")
+                kinds[name] = kind
+            elif "{" in line:
+                labelled.add(line.split("{", 1)[0])
+        rows = []
+        for name, help_text in helps.items():
+            shown = f'{name}{{status="..."}}' if name in labelled else name
+            rows.append([f"``{shown}``", kinds.get(name, "untyped"), help_text])
+        if not rows:
+            raise ExtensionError("render_prometheus() wrote no metrics")
+        return _list_table(["Metric", "Type", "Help"], rows, "45 10 45")
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("trio-sse-config-table", ConfigTable)
+    app.add_directive("trio-sse-metrics-table", MetricsTable)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
