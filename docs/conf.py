@@ -28,7 +28,7 @@ import trio_sse  # noqa: E402
 
 project = "trio-sse"
 author = "The trio-sse developers"
-copyright = "The trio-sse developers"  # noqa: A001
+copyright = "The trio-sse developers"
 version = release = trio_sse.__version__
 
 # -- General ---------------------------------------------------------------------------

@@ -19,15 +19,18 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
 from docutils.statemachine import StringList
-from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util.docutils import SphinxDirective
 
-_SECTION = re.compile(r"^(\w[\w ]*):\s*$")
+from trio_sse import Config, ServerStatistics, render_prometheus
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+
 _ITEM = re.compile(r"^(\w+):\s*(.*)$")
 
 
@@ -43,9 +46,7 @@ def parse_attributes_section(doc: str) -> dict[str, str]:
             inside = line.strip() == "Attributes:"
             continue
         if line and not line[0].isspace():
-            if _SECTION.match(line):
-                break  # next section
-            break
+            break  # the next section (or text after the list) ends it
         if not line.strip():
             continue
         indent = len(line) - len(line.lstrip())
@@ -69,7 +70,7 @@ def _format_default(name: str, value: object) -> str:
                 return f"``{value}`` ({value // size} {unit})"
         return f"``{value}``"
     if isinstance(value, float):
-        return f"``{value:g}`` s"
+        return f"``{value!r}`` s"
     if isinstance(value, int):
         return f"``{value:_}``"
     return f"``{value!r}``"
@@ -95,15 +96,14 @@ class _TableDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         container = nodes.container()
         self.state.nested_parse(StringList(self.rows_rst(), source="<generated>"), 0, container)
-        return container.children
+        children: list[nodes.Node] = list(container.children)
+        return children
 
 
 class ConfigTable(_TableDirective):
     """The table of :class:`trio_sse.Config` fields."""
 
     def rows_rst(self) -> list[str]:
-        from trio_sse import Config
-
         docs = parse_attributes_section(Config.__doc__ or "")
         rows: list[list[str]] = []
         for field in dataclasses.fields(Config):
@@ -128,8 +128,6 @@ class MetricsTable(_TableDirective):
     """The table of Prometheus metrics written by :func:`trio_sse.render_prometheus`."""
 
     def rows_rst(self) -> list[str]:
-        from trio_sse import ServerStatistics, render_prometheus
-
         values: dict[str, Any] = {}
         for field in dataclasses.fields(ServerStatistics):
             values[field.name] = {200: 0} if "Mapping" in str(field.type) else 0

@@ -1,0 +1,65 @@
+"""Development sessions for trio-sse: ``nox -l`` lists them, ``nox`` runs the defaults.
+
+The defaults are what CI runs (``.ci/run``): the test matrix (Python 3.10-3.13 x the
+``latest`` and ``lowest`` dependency sets), lint and typecheck. Missing interpreters are
+skipped locally but are an error when ``CI`` is set. ``docs`` and ``bench`` are on demand.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+DEFAULT_PYTHON = "3.11"
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("deps", ["latest", "lowest"])
+def tests(session: nox.Session, deps: str) -> None:
+    """Run the test suite with branch coverage (deps: latest, or the declared floors)."""
+    session.install("-e", ".", *_group("test"))
+    if deps == "lowest":
+        session.install(*_group("lowest"))
+    session.env["COVERAGE_FILE"] = os.path.join(session.create_tmp(), ".coverage")
+    session.env["COVERAGE_PROCESS_START"] = os.path.abspath("pyproject.toml")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
+    session.run("coverage", "combine", "--quiet")
+    session.run("coverage", "report", "--fail-under=90")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check (with flake8-async's Trio rules) and ruff format --check."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over src/, tests/, examples/ and this file."""
+    session.install("-e", ".", *_group("typecheck"), "nox")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, default=False)
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx site with warnings as errors (offline-safe)."""
+    session.install("-e", ".", *_group("docs"))
+    session.run(
+        "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
+        *session.posargs,
+    )
