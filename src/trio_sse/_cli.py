@@ -7,13 +7,12 @@ import errno
 import logging
 import signal
 import sys
-from functools import partial
 
 import trio
 
 from ._config import Config
 from ._demo import DEFAULT_INTERVAL, build_demo_app
-from ._server import serve
+from ._server import Server
 from ._version import __version__
 
 __all__ = ["main"]
@@ -90,8 +89,11 @@ async def _run_server(args: argparse.Namespace) -> None:
     )
     app = build_demo_app(interval=args.interval)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        # Bind before any nursery exists, so "address in use" surfaces as a plain OSError.
+        listeners = await trio.open_tcp_listeners(args.port, host=args.host or None)
+        server = Server(app, config=config)
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(partial(serve, app, args.host, args.port, config=config))
+            await nursery.start(server.serve_listeners, listeners)
             shown = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
             for port in server.ports[:1]:
                 print(f"trio-sse {__version__} serving on http://{shown}:{port}/", flush=True)
@@ -108,9 +110,10 @@ async def _run_server(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "serve")  # `serve` is the default command
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["serve", *(argv if argv is not None else sys.argv[1:])])
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
