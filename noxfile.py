@@ -60,6 +60,13 @@ def docs(session: nox.Session) -> None:
     """Build the Sphinx site with warnings as errors (offline-safe)."""
     session.install("-e", ".", *_group("docs"))
     session.run(
-        "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
+        "sphinx-build",
+        "-n",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
         *session.posargs,
     )

@@ -52,7 +52,7 @@ pygments_style = "default"
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-autodoc_preserve_defaults = True
+autodoc_preserve_defaults = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
@@ -79,23 +79,22 @@ nitpick_ignore_regex = [
     (r"py:.*", r"trio_sse\._.*"),
     (r"py:.*", r"_\w+"),
     (r"py:class", r"HeadersLike|HTTPConnection"),
+    # Bare names from string annotations (``from __future__ import annotations``) whose
+    # imports sit under ``if TYPE_CHECKING:``: autodoc cannot qualify them, so they cannot
+    # link to any inventory, online or not.
+    (
+        r"py:.*",
+        r"(Mapping|Iterable|Iterator|AsyncIterable|AsyncIterator|AsyncGenerator|Awaitable"
+        r"|Callable|Sequence|NoReturn|TypeAlias|Any|AbstractAsyncContextManager"
+        r"|TaskStatus|Nursery|Stream|Listener|MemoryReceiveChannel|MemorySendChannel)",
+    ),
 ]
 if not INTERSPHINX:
     # Offline: references into the standard library and our dependencies cannot resolve.
     nitpick_ignore_regex += [
         (r"py:.*", r"(trio|h11|trio_websocket|wsproto)(\..*)?"),
-        (
-            r"py:.*",
-            r"(collections|collections\.abc|typing|types|dataclasses|contextvars|ssl"
-            r"|socket|logging|argparse|enum|http|email)(\..*)?",
-        ),
-        # Bare names that string annotations (``from __future__ import annotations``)
-        # leave unqualified.
-        (
-            r"py:.*",
-            r"(Mapping|Iterable|Iterator|AsyncIterable|Awaitable|Callable|Sequence"
-            r"|NoReturn|TypeAlias|Any|TaskStatus|Nursery|Stream|Listener)",
-        ),
+        # Any module of the standard library (``functools.partial``, ``collections.abc``).
+        (r"py:.*", rf"({'|'.join(sorted(sys.stdlib_module_names))})(\..*)?"),
     ]
 
 # -- HTML ------------------------------------------------------------------------------

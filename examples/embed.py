@@ -4,22 +4,25 @@ Run it, then talk to it::
 
     python examples/embed.py --port 8080
     curl -N -H 'Accept: text/event-stream' http://127.0.0.1:8080/load   # a stream of samples
-    curl http://127.0.0.1:8080/load                                      # the latest sample
+    curl http://127.0.0.1:8080/load                                      # the load right now
     curl http://127.0.0.1:8080/metrics                                   # Prometheus text
 
 The "existing program" is a periodic job that samples the 1-minute load average every
-``--sample-interval`` seconds, plus a reporter that logs the server's statistics. The
-server is one more child of the program's nursery, started with
-``await nursery.start(trio_sse.serve, ...)``, which returns the running
-:class:`trio_sse.Server` once the port is bound (so ``--port 0`` works: the port is read
-from :attr:`trio_sse.Server.port`).
+``--sample-interval`` seconds, plus a reporter that logs statistics. The server is one
+more child of the program's nursery, started with ``await nursery.start(trio_sse.serve,
+...)``, which returns the running :class:`trio_sse.Server` once the port is bound (so
+``--port 0`` works: the port is read from :attr:`trio_sse.Server.port`).
 
 Policy choices:
 
-* **Latest value, not a queue.** The sampler publishes into :class:`Latest`, a one-slot
-  broadcast: each stream's producer waits for a sample newer than the last one it sent.
-  A client that reads slowly skips samples instead of making a queue grow; a client that
-  reconnects with ``Last-Event-ID`` gets the current sample at once if it missed any.
+* **One publisher, many streams: a Broadcaster.** The sampler publishes each sample once
+  to a :class:`trio_sse.Broadcaster`, which encodes it once, numbers it, and queues the
+  same bytes for every subscribed stream. Publishing never blocks the sampler: a client
+  whose queue is full is dropped and reconnects by itself.
+* **Resumption.** Every event has an id. A client that reconnects with ``Last-Event-ID``
+  is replayed what it missed from the broadcaster's history (``--history`` events), or
+  gets an ``event: reset`` when it fell too far behind, and should then reload its
+  state.
 * **Graceful shutdown by cancellation.** Ctrl-C, SIGTERM or ``--run-for`` cancel the
   program's nursery. The sampler and the reporter stop at once; the server stops
   accepting, and each open stream writes its *farewell* (a ``retry`` hint asking the
@@ -48,49 +51,31 @@ logger = logging.getLogger("embed")
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class Latest:
-    """The newest sample and its sequence number, and a way to wait for the next one."""
-
-    def __init__(self) -> None:
-        self.seq = 0
-        self.value = 0.0
-        self._changed = trio.Event()
-
-    def publish(self, value: float) -> None:
-        self.seq += 1
-        self.value = value
-        self._changed.set()  # wake every waiting producer ...
-        self._changed = trio.Event()  # ... and arm a fresh event for the next sample
-
-    async def wait_newer(self, seq: int) -> tuple[int, float]:
-        """Return ``(seq, value)`` of the first sample newer than *seq* (at once if any)."""
-        while self.seq <= seq:
-            await self._changed.wait()
-        return self.seq, self.value
-
-
 # -- the program's own tasks -------------------------------------------------------------
 
 
-async def sample_load(latest: Latest, interval: float) -> None:
-    """The periodic job: sample the load average on a fixed schedule."""
+async def sample_load(broadcaster: trio_sse.Broadcaster, interval: float) -> None:
+    """The periodic job: sample the load average on a fixed schedule and publish it."""
     start = trio.current_time()
     n = 0
     while True:
-        latest.publish(os.getloadavg()[0])
+        await broadcaster.publish(f"{os.getloadavg()[0]:.2f}", event="load")
         n += 1
         await trio.sleep_until(start + n * interval)
 
 
-async def report_statistics(server: trio_sse.Server, interval: float) -> None:
+async def report_statistics(
+    server: trio_sse.Server, broadcaster: trio_sse.Broadcaster, interval: float
+) -> None:
     """Another periodic job: log what the embedded server is doing."""
     while True:
         await trio.sleep(interval)
         stats = server.statistics()
+        subscribers = broadcaster.statistics().subscribers
         logger.info(
-            "%d connection(s) open, %d event stream(s), %d event(s) sent",
+            "%d connection(s) open, %d subscriber(s), %d event(s) sent",
             stats.connections_open,
-            stats.event_streams_open,
+            subscribers,
             stats.events_sent,
         )
 
@@ -104,26 +89,17 @@ async def stop_after(seconds: float, scope: trio.CancelScope) -> None:
 # -- the web application -----------------------------------------------------------------
 
 
-def build_app(latest: Latest) -> trio_sse.Router:
+def build_app(broadcaster: trio_sse.Broadcaster) -> trio_sse.Router:
     router = trio_sse.Router()
-
-    async def samples(stream: trio_sse.EventStream) -> None:
-        # Resume after the client's Last-Event-ID when it is one of our sequence numbers.
-        last = stream.last_event_id
-        seq = int(last) if last and last.isascii() and last.isdigit() else 0
-        while True:
-            seq, value = await latest.wait_newer(seq)
-            await stream.send(trio_sse.ServerSentEvent(f"{value:.2f}", event="load", id=str(seq)))
 
     @router.route("/load")
     async def load(request: trio_sse.Request) -> trio_sse.BaseResponse:
         if trio_sse.accepts_event_stream(request):
-            return trio_sse.EventStreamResponse(
-                samples,
+            return broadcaster.stream_response(
                 retry=3000,  # reconnect after 3 s if the connection drops
                 farewell=trio_sse.ServerSentEvent(comment="shutting down", retry=5000),
             )
-        return trio_sse.Response(f"{latest.value:.2f}\n")
+        return trio_sse.Response(f"{os.getloadavg()[0]:.2f}\n")
 
     @router.route("/metrics")
     async def metrics(request: trio_sse.Request) -> trio_sse.BaseResponse:
@@ -143,18 +119,18 @@ def build_app(latest: Latest) -> trio_sse.Router:
 
 
 async def main(args: argparse.Namespace) -> None:
-    latest = Latest()
+    broadcaster = trio_sse.Broadcaster(history=args.history)
     config = trio_sse.Config(shutdown_grace_period=args.grace)
-    app = build_app(latest)
+    app = build_app(broadcaster)
     server: trio_sse.Server | None = None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(sample_load, latest, args.sample_interval)
+            nursery.start_soon(sample_load, broadcaster, args.sample_interval)
             server = await nursery.start(
                 partial(trio_sse.serve, app, args.host, args.port, config=config)
             )
             logger.info("serving on http://%s:%d/ (Ctrl-C to stop)", args.host, server.port)
-            nursery.start_soon(report_statistics, server, args.report_interval)
+            nursery.start_soon(report_statistics, server, broadcaster, args.report_interval)
             if args.run_for is not None:
                 nursery.start_soon(stop_after, args.run_for, nursery.cancel_scope)
             async for signum in signals:
@@ -187,6 +163,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=10.0,
         help="seconds between statistics log lines (default: 10)",
+    )
+    parser.add_argument(
+        "--history", type=int, default=100, help="samples kept for replay (default: 100)"
     )
     parser.add_argument(
         "--grace", type=float, default=5.0, help="shutdown grace period in seconds (default: 5)"

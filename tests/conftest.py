@@ -27,9 +27,7 @@ async def start_client(
     return server, client
 
 
-def raw_pair(
-    nursery: trio.Nursery, server: trio_sse.Server
-) -> trio.StapledStream[trio.abc.SendStream, trio.abc.ReceiveStream]:
+def raw_pair(nursery: trio.Nursery, server: trio_sse.Server) -> trio.abc.HalfCloseableStream:
     """A raw client stream to *server* (for sending bytes h11 would refuse to send)."""
     client, server_end = trio.testing.memory_stream_pair()
     nursery.start_soon(server.serve_stream, server_end)

@@ -42,8 +42,9 @@ async def _drain(stream: trio.abc.ReceiveStream) -> bytes:
 
 
 async def test_serve_streams_and_exits_cleanly_on_sigint() -> None:
-    proc, port, stderr = await _start("serve", "--host", "127.0.0.1", "--port", "0",
-                                      "--interval", "0.2", "--grace", "2")
+    proc, port, stderr = await _start(
+        "serve", "--host", "127.0.0.1", "--port", "0", "--interval", "0.2", "--grace", "2"
+    )
     async with trio.open_nursery() as nursery:
         errors: list[bytes] = []
 
@@ -88,8 +89,15 @@ def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None
         main(["serve", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in ["--host", "--port", "--interval", "--log-level", "--max-connections",
-                   "--heartbeat", "--grace"]:
+    for option in [
+        "--host",
+        "--port",
+        "--interval",
+        "--log-level",
+        "--max-connections",
+        "--heartbeat",
+        "--grace",
+    ]:
         assert option in out
     assert "(default: 8080)" in out
 
@@ -106,8 +114,7 @@ async def test_port_in_use_is_a_clear_error() -> None:
     port = listeners[0].socket.getsockname()[1]
     try:
         result = await trio.run_process(
-            [sys.executable, "-m", "trio_sse", "serve", "--host", "127.0.0.1",
-             "--port", str(port)],
+            [sys.executable, "-m", "trio_sse", "serve", "--host", "127.0.0.1", "--port", str(port)],
             capture_stdout=True,
             capture_stderr=True,
             check=False,

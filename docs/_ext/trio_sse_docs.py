@@ -5,6 +5,10 @@
     description from the ``Attributes:`` section of the class docstring (the single place
     each setting is documented, as ``_config.py`` promises).
 
+``.. trio-sse-broadcaster-table::``
+    One row per keyword argument of :class:`trio_sse.Broadcaster`: name, default, and
+    its description from the ``Args:`` section of the class docstring.
+
 ``.. trio-sse-metrics-table::``
     One row per metric that :func:`trio_sse.render_prometheus` writes: name, type, help.
     The rows come from rendering an all-zero :class:`trio_sse.ServerStatistics`, i.e. from
@@ -26,7 +30,7 @@ from docutils.statemachine import StringList
 from sphinx.errors import ExtensionError
 from sphinx.util.docutils import SphinxDirective
 
-from trio_sse import Config, ServerStatistics, render_prometheus
+from trio_sse import Broadcaster, Config, ServerStatistics, render_prometheus
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -34,8 +38,8 @@ if TYPE_CHECKING:
 _ITEM = re.compile(r"^(\w+):\s*(.*)$")
 
 
-def parse_attributes_section(doc: str) -> dict[str, str]:
-    """Return ``{name: description}`` from a Google-style ``Attributes:`` section."""
+def parse_attributes_section(doc: str, section: str = "Attributes") -> dict[str, str]:
+    """Return ``{name: description}`` from a Google-style section (``Attributes:``)."""
     lines = inspect.cleandoc(doc).splitlines()
     items: dict[str, list[str]] = {}
     current: list[str] | None = None
@@ -43,7 +47,7 @@ def parse_attributes_section(doc: str) -> dict[str, str]:
     item_indent: int | None = None
     for line in lines:
         if not inside:
-            inside = line.strip() == "Attributes:"
+            inside = line.strip() == f"{section}:"
             continue
         if line and not line[0].isspace():
             break  # the next section (or text after the list) ends it
@@ -124,6 +128,20 @@ class ConfigTable(_TableDirective):
         return _list_table(["Field", "Type", "Default", "Meaning"], rows, "18 12 14 56")
 
 
+class BroadcasterTable(_TableDirective):
+    """The table of :class:`trio_sse.Broadcaster` arguments."""
+
+    def rows_rst(self) -> list[str]:
+        docs = parse_attributes_section(Broadcaster.__doc__ or "", "Args")
+        rows: list[list[str]] = []
+        for param in inspect.signature(Broadcaster).parameters.values():
+            if param.name not in docs:
+                raise ExtensionError(f"Broadcaster({param.name}=...) is not under 'Args:'")
+            default = "random" if param.default is None else _format_default("", param.default)
+            rows.append([f"``{param.name}``", default, docs[param.name]])
+        return _list_table(["Argument", "Default", "Meaning"], rows, "18 14 68")
+
+
 class MetricsTable(_TableDirective):
     """The table of Prometheus metrics written by :func:`trio_sse.render_prometheus`."""
 
@@ -155,5 +173,6 @@ class MetricsTable(_TableDirective):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("trio-sse-config-table", ConfigTable)
+    app.add_directive("trio-sse-broadcaster-table", BroadcasterTable)
     app.add_directive("trio-sse-metrics-table", MetricsTable)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

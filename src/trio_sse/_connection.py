@@ -116,12 +116,12 @@ class HTTPConnection:
     """Serve one client connection. Internal: created by :class:`trio_sse.Server`."""
 
     __slots__ = (
+        "_body_bytes",
         "_client",
         "_config",
         "_conn",
         "_counters",
         "_interrupt",
-        "_body_bytes",
         "_last_write",
         "_server",
         "_stream",
@@ -404,7 +404,8 @@ class HTTPConnection:
             except ConnectionClosed:
                 return self._body_bytes
         if outcome.error:
-            return self._body_bytes  # close without the terminating chunk: the client sees an aborted body
+            # Close without the terminating chunk: the client sees an aborted body.
+            return self._body_bytes
         try:
             await self._send_events(h11.EndOfMessage())
         except (trio.BrokenResourceError, trio.ClosedResourceError, SlowClientError):

@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 import trio
 
 from ._broadcast import RESET_EVENT, Broadcaster
 from ._events import ServerSentEvent
 from ._negotiation import accepts_event_stream
-from ._request import Request
 from ._response import BaseResponse, Response
 from ._routing import Router
 from ._server import current_server
 from ._sse import EventStream, EventStreamResponse
 from ._stats import render_prometheus
+
+if TYPE_CHECKING:
+    from ._request import Request
 
 __all__ = ["build_demo_app", "resume_id", "seed_ticker"]
 

@@ -111,7 +111,7 @@ def parse_accept(header: str) -> list[MediaRange]:
         pieces = _split_params(item)
         media = pieces[0].strip().lower()
         t, slash, s = media.partition("/")
-        if not slash or not t or not s or t == "*" and s != "*":
+        if not slash or not t or not s or (t == "*" and s != "*"):
             continue
         q: float | None = 1.0
         params: list[tuple[str, str]] = []

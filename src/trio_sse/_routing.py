@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, final
 
 from ._response import Response
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
     from ._request import Request
     from ._response import BaseResponse
 
@@ -72,9 +73,7 @@ class Router:
         for method in wanted:
             table[method] = handler
 
-    def route(
-        self, path: str, *, methods: Iterable[str] | None = ("GET",)
-    ) -> Callable[[_H], _H]:
+    def route(self, path: str, *, methods: Iterable[str] | None = ("GET",)) -> Callable[[_H], _H]:
         """Decorator form of :meth:`add_route`."""
 
         def decorator(handler: _H) -> _H:

@@ -107,7 +107,7 @@ class EventStreamResponse(BaseResponse):
         *,
         headers: HeadersLike | None = None,
         retry: int | None = None,
-        heartbeat: float | None | _UseConfig = USE_CONFIG,
+        heartbeat: float | _UseConfig | None = USE_CONFIG,
         farewell: ServerSentEvent | None = None,
     ) -> None:
         if not callable(producer):

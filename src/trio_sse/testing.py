@@ -16,7 +16,6 @@ finish instantly and exactly::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, final
 
@@ -28,6 +27,8 @@ from ._headers import Headers
 from ._parser import EventStreamParser, MessageEvent
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ._server import Server
 
 __all__ = ["ClientResponse", "MemoryListener", "TestClient", "open_memory_client"]
@@ -103,7 +104,8 @@ class TestClient:
     ) -> None:
         """Send one request (with a ``Content-Length`` body when *body* is given)."""
         fields = [("Host", host), *headers]
-        if body and not any(n.lower() in ("content-length", "transfer-encoding") for n, _ in fields):
+        framed = any(n.lower() in ("content-length", "transfer-encoding") for n, _ in fields)
+        if body and not framed:
             fields.append(("Content-Length", str(len(body))))
         data = self.conn.send(h11.Request(method=method, target=target, headers=fields)) or b""
         if body:
