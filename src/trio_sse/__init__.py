@@ -21,6 +21,7 @@ from ._exceptions import InvalidEventError as InvalidEventError
 from ._exceptions import SlowClientError as SlowClientError
 from ._exceptions import TrioSSEError as TrioSSEError
 from ._headers import Headers as Headers
+from ._headers import HeadersLike as HeadersLike
 from ._negotiation import MediaRange as MediaRange
 from ._negotiation import accepts_event_stream as accepts_event_stream
 from ._negotiation import parse_accept as parse_accept
@@ -58,6 +59,7 @@ __all__ = [
     "EventStreamResponse",
     "Handler",
     "Headers",
+    "HeadersLike",
     "InvalidEventError",
     "MediaRange",
     "MessageEvent",

@@ -21,7 +21,11 @@ class InvalidEventError(TrioSSEError, ValueError):
 
     Raised when a :class:`~trio_sse.ServerSentEvent` is constructed, so a bad event never
     reaches the wire. The message names the field, e.g. ``"id: field must not contain
-    NUL"``; :attr:`field` holds the field name.
+    NUL"``.
+
+    Attributes:
+        field: The name of the offending field (``"data"``, ``"event"``, ``"id"``,
+            ``"retry"`` or ``"comment"``).
     """
 
     def __init__(self, field: str, message: str) -> None:

@@ -8,6 +8,7 @@ from typing import TypeAlias, final
 __all__ = ["Headers", "HeadersLike"]
 
 HeadersLike: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
+"""Header fields given by a handler: a mapping, or ``(name, value)`` pairs (duplicates kept)."""
 
 
 @final

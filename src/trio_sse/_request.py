@@ -27,8 +27,17 @@ class Request:
         client: The peer's ``(host, port)``, or ``None`` when unknown (memory streams).
     """
 
-    __slots__ = ("_query", "body", "client", "headers", "http_version", "method", "path",
-                 "query_string", "target")
+    __slots__ = (
+        "_query",
+        "body",
+        "client",
+        "headers",
+        "http_version",
+        "method",
+        "path",
+        "query_string",
+        "target",
+    )
 
     def __init__(
         self,

@@ -109,9 +109,7 @@ class Response(BaseResponse):
             default_type = _BYTES if data else None
         else:
             raise TypeError(f"body: must be str or bytes, not {type(body).__name__}")
-        super().__init__(
-            status=status, headers=headers, content_type=content_type or default_type
-        )
+        super().__init__(status=status, headers=headers, content_type=content_type or default_type)
         self.body = data
 
     def __repr__(self) -> str:

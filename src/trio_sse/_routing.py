@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, final
 
-from ._response import Response
+from ._request import Request
+from ._response import BaseResponse, Response
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
-
-    from ._request import Request
-    from ._response import BaseResponse
+    from collections.abc import Iterable
 
 __all__ = ["App", "Handler", "Router"]
 
-Handler: TypeAlias = "Callable[[Request], Awaitable[BaseResponse]]"
+# Real (runtime) aliases, so ``trio_sse.Handler`` can be used in annotations and docs.
+Handler: TypeAlias = Callable[[Request], Awaitable[BaseResponse]]
 """An application handler: an async function from a request to a response."""
 
-App: TypeAlias = "Callable[[Request], Awaitable[BaseResponse]]"
+App: TypeAlias = Callable[[Request], Awaitable[BaseResponse]]
 """What :func:`trio_sse.serve` runs: any handler, often a :class:`Router`."""
 
-_H = TypeVar("_H", bound="Callable[[Request], Awaitable[BaseResponse]]")
+_H = TypeVar("_H", bound=Callable[[Request], Awaitable[BaseResponse]])
 
 ANY_METHOD = "*"
 
