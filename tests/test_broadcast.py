@@ -157,9 +157,7 @@ async def test_publish_forms() -> None:
         blocks = await take(subscription, 3)
     assert blocks[0] == b"id: p-1\ndata: text\n\n"
     assert blocks[1] == b"event: greeting\nid: p-2\ndata: named\n\n"
-    assert blocks[2] == (
-        b": note\nevent: chat\nid: p-3\nretry: 5000\ndata: multi\ndata: line\n\n"
-    )
+    assert blocks[2] == (b": note\nevent: chat\nid: p-3\nretry: 5000\ndata: multi\ndata: line\n\n")
 
 
 @pytest.mark.parametrize(
@@ -450,7 +448,7 @@ async def test_resuming_subscribers_see_every_event_once_while_publishes_race() 
         for n in range(total):
             await broadcaster.publish(f"e{n}")
     expected = [str(n) for n in range(1, total + 1)]
-    assert results == {number: expected for number in range(8)}
+    assert results == dict.fromkeys(range(8), expected)
     stats = broadcaster.statistics()
     assert stats.subscribers == 0
     assert stats.subscribers_dropped == 0
@@ -529,16 +527,18 @@ async def test_overflow_ends_the_response_and_the_client_resumes() -> None:
     server = Server(broadcast_app(broadcaster, retry=1000))
     async with open_client(server) as client:
         await open_event_stream(client)
-        # Two events before the relay can run: the second finds its queue full.
+        # Three events before the relay can run: the first is handed to the waiting relay,
+        # the second fills its queue, the third finds it full.
         broadcaster.publish_nowait("one")
         broadcaster.publish_nowait("two")
-        body = await client.receive_body()  # the response ends
-        assert body == b"retry: 1000\n\nid: 1\ndata: one\n\n"
+        broadcaster.publish_nowait("three")
         assert broadcaster.statistics().subscribers_dropped == 1
+        body = await client.receive_body()  # the response ends
+        assert body == b"retry: 1000\n\nid: 1\ndata: one\n\nid: 2\ndata: two\n\n"
     async with open_client(server) as client:  # the EventSource reconnects
-        await open_event_stream(client, "1")
+        await open_event_stream(client, "2")
         (event,) = await client.receive_events(1)
-        assert (event.data, event.last_event_id) == ("two", "2")
+        assert (event.data, event.last_event_id) == ("three", "3")
     assert broadcaster.statistics().subscribers == 0
 
 
@@ -564,9 +564,7 @@ async def test_demo_publish_reaches_events_stream() -> None:
         assert response.status == 202
         assert response.headers["content-type"] == "application/json"
         first_id = json.loads(response.body)["id"]
-        response = await publisher.request(
-            "POST", "/publish?event=chat.message", body=b"second"
-        )
+        response = await publisher.request("POST", "/publish?event=chat.message", body=b"second")
         assert response.status == 202
         second_id = json.loads(response.body)["id"]
         first, second = await listener.receive_events(2)
@@ -612,7 +610,7 @@ async def test_demo_publish_rejects(target: str, body: bytes, status: int, messa
         response = await client.request("POST", target, body=body)
         assert response.status == status
         assert message in response.text
-        # Nothing was published: a new subscriber with id "0" is told its id is unknown.
+        # Nothing was published: the next event gets the first id.
         response = await client.request("POST", "/publish?event=ok", body=b"fine")
         assert response.status == 202
         assert json.loads(response.body)["id"].endswith("-1")

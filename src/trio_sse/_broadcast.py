@@ -300,8 +300,11 @@ class Broadcaster(BroadcastBackend):
     Args:
         history: Events kept for replay to reconnecting clients; ``0`` disables replay
             (every resume with a stale id then gets a ``reset`` event).
-        queue_size: Events queued per subscriber; a subscriber with a full queue is
-            dropped when the next event is published. At least 1.
+        queue_size: Events queued per subscriber that has not taken them yet (one more
+            may be handed straight to a subscriber waiting for it); a subscriber whose
+            queue is full is dropped when the next event is published. Replayed events
+            do not count against it, live events published during a replay do. At
+            least 1.
         id_prefix: The first part of every id, ``"<prefix>-<n>"``; random by default so
             ids of different instances never match. ``""`` gives bare counters
             (``"1"``, ``"2"``, ...), for tests and single-instance setups.
