@@ -102,7 +102,12 @@ class TestClient:
         body: bytes = b"",
         host: str = "test",
     ) -> None:
-        """Send one request (with a ``Content-Length`` body when *body* is given)."""
+        """Send one request (with a ``Content-Length`` body when *body* is given).
+
+        Starts the next keep-alive cycle first when the previous exchange is complete.
+        """
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
         fields = [("Host", host), *headers]
         framed = any(n.lower() in ("content-length", "transfer-encoding") for n, _ in fields)
         if body and not framed:
@@ -168,8 +173,6 @@ class TestClient:
         body: bytes = b"",
     ) -> ClientResponse:
         """Send a request and receive the complete response; ready the next cycle."""
-        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
-            self.conn.start_next_cycle()
         await self.send_request(method, target, headers=headers, body=body)
         head = await self.receive_head()
         body_bytes = b"" if method == "HEAD" else await self.receive_body()
