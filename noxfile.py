@@ -55,6 +55,25 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", *session.posargs)
 
 
+@nox.session(python=DEFAULT_PYTHON)
+def e2e(session: nox.Session) -> None:
+    """Browser tests: Debian's chromium (installed when missing) driven by Playwright."""
+    if not os.path.exists("/usr/bin/chromium"):
+        apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "apt-get"]
+        session.run(*apt, "update", "-qq", external=True)
+        session.run(
+            *apt,
+            "install",
+            "-y",
+            "-qq",
+            "chromium",
+            external=True,
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+        )
+    session.install("-e", ".", *_group("e2e"))
+    session.run("pytest", "-p", "no:cacheprovider", "-m", "e2e", "tests/e2e", *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON, default=False)
 def docs(session: nox.Session) -> None:
     """Build the Sphinx site with warnings as errors (offline-safe)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -12,6 +13,9 @@ from trio_sse._demo import build_demo_app
 from trio_sse.testing import TestClient, open_memory_client
 
 Connect = Callable[..., Awaitable[TestClient]]
+
+# Browser tests need Playwright, which only the e2e (and typecheck) environments install.
+collect_ignore_glob = [] if importlib.util.find_spec("playwright") else ["e2e/*"]
 
 
 @pytest.fixture
