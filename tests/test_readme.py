@@ -29,7 +29,7 @@ async def test_readme_example_streams_and_answers_ok(
     namespace = _example_namespace()
     index = namespace["index"]
     assert callable(index)
-    server = trio_sse.Server(index)  # type: ignore[arg-type]
+    server = trio_sse.Server(index)
     client = await open_memory_client(server, nursery)
     assert (await client.request("GET", "/")).body == b"ok"
     await client.send_request("GET", "/", headers=[("Accept", "text/event-stream")])

@@ -45,6 +45,9 @@ from ._sse import Producer as Producer
 from ._stats import ServerStatistics as ServerStatistics
 from ._stats import render_prometheus as render_prometheus
 from ._version import __version__ as __version__
+from ._websocket import WebSocketHandler as WebSocketHandler
+from ._websocket import WebSocketResponse as WebSocketResponse
+from ._websocket import is_websocket_upgrade as is_websocket_upgrade
 
 __all__ = [
     "App",
@@ -74,10 +77,13 @@ __all__ = [
     "StreamingResponse",
     "Subscription",
     "TrioSSEError",
+    "WebSocketHandler",
+    "WebSocketResponse",
     "__version__",
     "accepts_event_stream",
     "current_server",
     "encode_comment",
+    "is_websocket_upgrade",
     "parse_accept",
     "parse_event_stream",
     "parse_events",

@@ -17,13 +17,18 @@ HTTP/1.1 protocol state; this file moves bytes between it and the ``trio.abc.Str
   polled, the cancellation arrives by structure. The same reading loop writes idle
   heartbeats. When the producer returns, the nursery is cancelled from the other side and
   the body is terminated.
+* **WebSocket.** A :class:`~trio_sse.WebSocketResponse` to a valid handshake hands the
+  connection over to trio-websocket (``_websocket.py``): h11 stops at the protocol
+  switch, the session's tasks run in a nursery opened by this task, and the connection
+  ends with the WebSocket. An invalid handshake is answered here, like any response.
 * **Errors.** A malformed request gets h11's status hint (400, 431, ...) and the connection
   closes after draining what the client still sends; an exception in a handler becomes a
   500 and is logged once; a dead peer ends the connection quietly. Nothing escapes to the
   server's nursery except ``Cancelled`` and ``KeyboardInterrupt``.
 * **Shutdown.** The server cancels :attr:`HTTPConnection._interrupt`, the scope around
-  the only waits that may block for long (keep-alive idle, stream watching), and stops
-  keep-alive. Streams then write their farewell event and end within the grace period,
+  the only waits that may block for long (keep-alive idle, stream watching, a WebSocket
+  session), and stops keep-alive. Streams then write their farewell event and end, and
+  WebSockets close with ``1001`` (going away), within the grace period,
   which the server enforces with a deadline on the connection's own cancel scope.
 """
 
@@ -43,6 +48,7 @@ from ._exceptions import ConnectionClosed, SlowClientError
 from ._headers import Headers
 from ._request import Request
 from ._response import BaseResponse, Response, StreamingResponse
+from ._websocket import WebSocketResponse, handshake_refusal
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -263,7 +269,15 @@ class HTTPConnection:
             client=self._client,
         )
         response = await self._call_app(request)
-        status, sent = await self._send_response(request, response)
+        if isinstance(response, WebSocketResponse):
+            refusal = handshake_refusal(request)
+            if refusal is None:
+                # The connection leaves HTTP for good: h11 never writes the 101 or more.
+                status, sent = await response._run_session(self, event, request)
+            else:
+                status, sent = await self._send_response(request, refusal)
+        else:
+            status, sent = await self._send_response(request, response)
         if access_logger.isEnabledFor(logging.INFO):
             access_logger.info(
                 '%s - "%s %s HTTP/%s" %d %d %.1fms',

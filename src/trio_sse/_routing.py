@@ -1,4 +1,7 @@
-"""A small router: exact paths, per-method handlers, 404 and 405. This file does no I/O."""
+"""A small router: exact paths, per-method handlers, WebSocket routes, 404, 405 and 426.
+
+This file does no I/O.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,17 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar, final
 
 from ._request import Request
 from ._response import BaseResponse, Response
+from ._websocket import (
+    DEFAULT_WEBSOCKET_CONNECT_TIMEOUT,
+    DEFAULT_WEBSOCKET_DISCONNECT_TIMEOUT,
+    DEFAULT_WEBSOCKET_HEARTBEAT_TIMEOUT,
+    DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
+    DEFAULT_WEBSOCKET_MESSAGE_QUEUE_SIZE,
+    WebSocketHandler,
+    WebSocketResponse,
+    is_websocket_upgrade,
+    upgrade_required,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -21,6 +35,7 @@ App: TypeAlias = Callable[[Request], Awaitable[BaseResponse]]
 """What :func:`trio_sse.serve` runs: any handler, often a :class:`Router`."""
 
 _H = TypeVar("_H", bound=Callable[[Request], Awaitable[BaseResponse]])
+_W = TypeVar("_W", bound=WebSocketHandler)
 
 ANY_METHOD = "*"
 
@@ -34,6 +49,20 @@ class Router:
     ``GET`` also serves ``HEAD`` (the server sends the headers without the body), and
     ``OPTIONS`` on a known path is answered with ``204`` and ``Allow`` unless registered.
 
+    WebSocket routes (:meth:`websocket`) live in the same router, on the same port. The
+    dispatch rules:
+
+    * a WebSocket request (:func:`~trio_sse.is_websocket_upgrade`: ``GET`` with
+      ``Upgrade: websocket``) to a WebSocket route goes to its handler; the server then
+      checks the rest of the handshake (``400``/``426`` if it is wrong);
+    * any other request to a path that has a WebSocket route goes to the path's HTTP
+      handlers if there are any (a page and its socket may share a path); failing that,
+      ``GET`` and ``HEAD`` get ``426 Upgrade Required`` with ``Upgrade: websocket``;
+    * a WebSocket request to a path without a WebSocket route is served as plain HTTP,
+      ignoring ``Upgrade`` as RFC 9110 §7.8 allows (a ``404`` for an unknown path, the
+      route's answer otherwise): the client sees a status other than ``101`` and fails
+      its handshake cleanly.
+
     Example::
 
         router = trio_sse.Router()
@@ -41,12 +70,18 @@ class Router:
         @router.route("/")
         async def index(request: trio_sse.Request) -> trio_sse.Response:
             return trio_sse.Response("ok")
+
+        @router.websocket("/ws")
+        async def echo(request: trio_sse.Request, ws: WebSocketConnection) -> None:
+            while True:
+                await ws.send_message(await ws.get_message())
     """
 
-    __slots__ = ("_routes",)
+    __slots__ = ("_routes", "_websockets")
 
     def __init__(self) -> None:
         self._routes: dict[str, dict[str, Handler]] = {}
+        self._websockets: dict[str, WebSocketResponse] = {}
 
     def add_route(
         self, path: str, handler: Handler, *, methods: Iterable[str] | None = ("GET",)
@@ -82,31 +117,123 @@ class Router:
 
         return decorator
 
+    def add_websocket_route(
+        self,
+        path: str,
+        handler: WebSocketHandler,
+        *,
+        subprotocols: Iterable[str] = (),
+        max_message_size: int = DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
+        message_queue_size: int = DEFAULT_WEBSOCKET_MESSAGE_QUEUE_SIZE,
+        heartbeat_interval: float | None = None,
+        heartbeat_timeout: float = DEFAULT_WEBSOCKET_HEARTBEAT_TIMEOUT,
+        connect_timeout: float = DEFAULT_WEBSOCKET_CONNECT_TIMEOUT,
+        disconnect_timeout: float = DEFAULT_WEBSOCKET_DISCONNECT_TIMEOUT,
+    ) -> None:
+        """Serve WebSocket connections on *path* with *handler*.
+
+        The handler is ``async def handler(request: Request, ws: WebSocketConnection) ->
+        None``, where *ws* is trio-websocket's connection, already accepted. The settings
+        are those of :class:`~trio_sse.WebSocketResponse`, checked here.
+
+        Args:
+            path: The exact, percent-decoded path, starting with ``/``.
+            handler: The async WebSocket handler.
+            subprotocols: Subprotocols the server speaks, in order of preference.
+            max_message_size: Largest message received; larger ones close with ``1009``.
+            message_queue_size: Received messages buffered before reading stops.
+            heartbeat_interval: Seconds between pings, or ``None`` for none.
+            heartbeat_timeout: Time a pong may take before closing with ``1011``.
+            connect_timeout: Time the handshake may take.
+            disconnect_timeout: Time the closing handshake may take.
+
+        Raises:
+            ValueError: if the path does not start with ``/``, already has a WebSocket
+                route, or a setting is out of range.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"path: must start with '/', got {path!r}")
+        if path in self._websockets:
+            raise ValueError(f"path: {path} already has a WebSocket route")
+        self._websockets[path] = WebSocketResponse(
+            handler,
+            subprotocols=subprotocols,
+            max_message_size=max_message_size,
+            message_queue_size=message_queue_size,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+            connect_timeout=connect_timeout,
+            disconnect_timeout=disconnect_timeout,
+        )
+
+    def websocket(
+        self,
+        path: str,
+        *,
+        subprotocols: Iterable[str] = (),
+        max_message_size: int = DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
+        message_queue_size: int = DEFAULT_WEBSOCKET_MESSAGE_QUEUE_SIZE,
+        heartbeat_interval: float | None = None,
+        heartbeat_timeout: float = DEFAULT_WEBSOCKET_HEARTBEAT_TIMEOUT,
+        connect_timeout: float = DEFAULT_WEBSOCKET_CONNECT_TIMEOUT,
+        disconnect_timeout: float = DEFAULT_WEBSOCKET_DISCONNECT_TIMEOUT,
+    ) -> Callable[[_W], _W]:
+        """Decorator form of :meth:`add_websocket_route`."""
+
+        def decorator(handler: _W) -> _W:
+            self.add_websocket_route(
+                path,
+                handler,
+                subprotocols=subprotocols,
+                max_message_size=max_message_size,
+                message_queue_size=message_queue_size,
+                heartbeat_interval=heartbeat_interval,
+                heartbeat_timeout=heartbeat_timeout,
+                connect_timeout=connect_timeout,
+                disconnect_timeout=disconnect_timeout,
+            )
+            return handler
+
+        return decorator
+
     def allowed_methods(self, path: str) -> list[str]:
-        """The methods *path* serves (``HEAD`` implied by ``GET``); empty if unknown."""
+        """The methods *path* serves (``HEAD`` implied by ``GET``); empty if unknown.
+
+        A WebSocket route counts as ``GET`` (its handshake's method).
+        """
         table = self._routes.get(path)
         if table is None:
-            return []
+            return ["GET", "OPTIONS"] if path in self._websockets else []
         if ANY_METHOD in table:
             return [ANY_METHOD]
         methods = set(table)
         if "GET" in methods:
             methods.add("HEAD")
+        if path in self._websockets:
+            methods.add("GET")
         methods.add("OPTIONS")
         return sorted(methods)
 
     async def __call__(self, request: Request) -> BaseResponse:
-        """Dispatch *request* to its handler, or answer 404/405."""
-        table = self._routes.get(request.path)
-        if table is None:
-            return Response("Not Found\n", status=404)
+        """Dispatch *request* to its handler, or answer 404/405/426."""
+        path = request.path
+        websocket = self._websockets.get(path)
+        if websocket is not None and is_websocket_upgrade(request):
+            return websocket
+        table = self._routes.get(path)
         method = request.method
-        handler = table.get(method) or table.get(ANY_METHOD)
-        if handler is None and method == "HEAD":
-            handler = table.get("GET")
+        handler = None
+        if table is not None:
+            handler = table.get(method) or table.get(ANY_METHOD)
+            if handler is None and method == "HEAD":
+                handler = table.get("GET")
         if handler is not None:
             return await handler(request)
-        allow = ", ".join(self.allowed_methods(request.path))
+        if websocket is not None and method in ("GET", "HEAD"):
+            return upgrade_required()
+        if table is None and websocket is None:
+            return Response("Not Found\n", status=404)
+        allow = ", ".join(self.allowed_methods(path))
         if method == "OPTIONS":
             return Response(status=204, headers={"Allow": allow})
         return Response("Method Not Allowed\n", status=405, headers={"Allow": allow})

@@ -28,6 +28,11 @@ class _Counters:
         "slow_clients_dropped",
         "stream_disconnects",
         "tickers_active",
+        "websocket_bytes_received",
+        "websocket_bytes_sent",
+        "websocket_heartbeat_timeouts",
+        "websockets_open",
+        "websockets_total",
     )
 
     def __init__(self) -> None:
@@ -43,6 +48,11 @@ class _Counters:
         self.bytes_sent = 0
         self.stream_disconnects = 0
         self.slow_clients_dropped = 0
+        self.websockets_open = 0
+        self.websockets_total = 0
+        self.websocket_bytes_received = 0
+        self.websocket_bytes_sent = 0
+        self.websocket_heartbeat_timeouts = 0
 
     def count_response(self, status: int) -> None:
         by_status = self.responses_by_status
@@ -62,6 +72,11 @@ class _Counters:
             bytes_sent=self.bytes_sent,
             stream_disconnects=self.stream_disconnects,
             slow_clients_dropped=self.slow_clients_dropped,
+            websockets_open=self.websockets_open,
+            websockets_total=self.websockets_total,
+            websocket_bytes_received=self.websocket_bytes_received,
+            websocket_bytes_sent=self.websocket_bytes_sent,
+            websocket_heartbeat_timeouts=self.websocket_heartbeat_timeouts,
         )
 
 
@@ -85,6 +100,13 @@ class ServerStatistics:
         stream_disconnects: Event streams ended by the client going away.
         slow_clients_dropped: Clients disconnected because a write exceeded
             ``send_timeout``.
+        websockets_open: WebSocket sessions in progress (handshake accepted, not closed).
+        websockets_total: WebSocket handshakes accepted since start.
+        websocket_bytes_received: Bytes received on WebSocket sessions (frames; the
+            handshake request is counted as an HTTP request instead).
+        websocket_bytes_sent: Bytes sent on WebSocket sessions (the ``101`` and frames).
+        websocket_heartbeat_timeouts: WebSocket sessions closed because a heartbeat ping
+            got no pong in time.
     """
 
     connections_open: int
@@ -99,6 +121,11 @@ class ServerStatistics:
     bytes_sent: int
     stream_disconnects: int
     slow_clients_dropped: int
+    websockets_open: int
+    websockets_total: int
+    websocket_bytes_received: int
+    websocket_bytes_sent: int
+    websocket_heartbeat_timeouts: int
 
 
 _METRICS: tuple[tuple[str, str, str, str], ...] = (
@@ -129,6 +156,31 @@ _METRICS: tuple[tuple[str, str, str, str], ...] = (
         "counter",
         "Clients dropped for exceeding send_timeout.",
     ),
+    ("websockets_open", "trio_sse_websockets_open", "gauge", "Open WebSocket sessions."),
+    (
+        "websockets_total",
+        "trio_sse_websockets_total",
+        "counter",
+        "WebSocket handshakes accepted.",
+    ),
+    (
+        "websocket_bytes_received",
+        "trio_sse_websocket_bytes_received_total",
+        "counter",
+        "WebSocket bytes received.",
+    ),
+    (
+        "websocket_bytes_sent",
+        "trio_sse_websocket_bytes_sent_total",
+        "counter",
+        "WebSocket bytes sent.",
+    ),
+    (
+        "websocket_heartbeat_timeouts",
+        "trio_sse_websocket_heartbeat_timeouts_total",
+        "counter",
+        "WebSocket sessions closed for a missing pong.",
+    ),
 )
 
 
@@ -140,7 +192,10 @@ def render_prometheus(stats: ServerStatistics) -> str:
     ``trio_sse_responses_total{status="..."}``, ``trio_sse_handler_errors_total``,
     ``trio_sse_event_streams_open``, ``trio_sse_tickers_active``,
     ``trio_sse_events_sent_total``, ``trio_sse_event_bytes_sent_total``,
-    ``trio_sse_stream_disconnects_total`` and ``trio_sse_slow_clients_dropped_total``.
+    ``trio_sse_stream_disconnects_total``, ``trio_sse_slow_clients_dropped_total``,
+    ``trio_sse_websockets_open``, ``trio_sse_websockets_total``,
+    ``trio_sse_websocket_bytes_received_total``, ``trio_sse_websocket_bytes_sent_total``
+    and ``trio_sse_websocket_heartbeat_timeouts_total``.
 
     Args:
         stats: A snapshot from :meth:`trio_sse.Server.statistics`.
