@@ -20,6 +20,9 @@ __all__ = [
     "DEFAULT_REQUEST_HEAD_TIMEOUT",
     "DEFAULT_SEND_TIMEOUT",
     "DEFAULT_SHUTDOWN_GRACE_PERIOD",
+    "DEFAULT_TCP_KEEPALIVE_COUNT",
+    "DEFAULT_TCP_KEEPALIVE_IDLE",
+    "DEFAULT_TCP_KEEPALIVE_INTERVAL",
     "Config",
 ]
 
@@ -32,6 +35,9 @@ DEFAULT_MAX_CONNECTIONS: Final = 10_000
 DEFAULT_SHUTDOWN_GRACE_PERIOD: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 10.0
 DEFAULT_HEARTBEAT_INTERVAL: Final = 15.0
+DEFAULT_TCP_KEEPALIVE_IDLE: Final = 60.0
+DEFAULT_TCP_KEEPALIVE_INTERVAL: Final = 10.0
+DEFAULT_TCP_KEEPALIVE_COUNT: Final = 3
 
 
 @final
@@ -67,6 +73,18 @@ class Config:
         heartbeat_interval: Event streams send a comment line when nothing was written for
             this long (idle-based: every write resets it), so proxies keep the connection
             and a vanished peer is noticed by the send timeout. ``None`` disables it.
+        tcp_keepalive_idle: Seconds a TCP connection may be silent before the kernel starts
+            sending keepalive probes (``SO_KEEPALIVE`` + ``TCP_KEEPIDLE``), so a peer that
+            vanished without a FIN (a laptop losing Wi-Fi) is reaped even when nothing is
+            written to it. ``None`` leaves TCP keepalive off.
+        tcp_keepalive_interval: Seconds between keepalive probes (``TCP_KEEPINTVL``).
+        tcp_keepalive_count: Unanswered probes before the kernel drops the connection
+            (``TCP_KEEPCNT``). With the defaults a silent dead peer is found after
+            60 + 3 x 10 = 90 s.
+        tcp_user_timeout: Linux only: seconds that written data may stay unacknowledged
+            before the kernel drops the connection (``TCP_USER_TIMEOUT``); bounds how long
+            a vanished peer can hold a stream whose writes still fit in the socket buffer.
+            ``None`` keeps the kernel default (about 15 minutes of retransmissions).
     """
 
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
@@ -78,11 +96,15 @@ class Config:
     shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE_PERIOD
     send_timeout: float = DEFAULT_SEND_TIMEOUT
     heartbeat_interval: float | None = DEFAULT_HEARTBEAT_INTERVAL
+    tcp_keepalive_idle: float | None = DEFAULT_TCP_KEEPALIVE_IDLE
+    tcp_keepalive_interval: float = DEFAULT_TCP_KEEPALIVE_INTERVAL
+    tcp_keepalive_count: int = DEFAULT_TCP_KEEPALIVE_COUNT
+    tcp_user_timeout: float | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name == "heartbeat_interval":
+            if value is None and "None" in str(f.type):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{f.name}: must be a number, not {type(value).__name__}")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextvars
 import errno
 import logging
+import math
+import socket
 from typing import TYPE_CHECKING, Final, NoReturn, final
 
 import trio
@@ -69,6 +71,26 @@ def current_server() -> Server:
         raise RuntimeError("current_server() called outside a trio-sse connection") from None
 
 
+def _socket_options(config: Config) -> list[tuple[int, int, int]]:
+    """The ``setsockopt`` calls applied to each accepted TCP socket (half-open peers)."""
+    options: list[tuple[int, int, int]] = []
+    if config.tcp_keepalive_idle is not None:
+        options.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+        for name, value in (
+            ("TCP_KEEPIDLE", config.tcp_keepalive_idle),
+            ("TCP_KEEPINTVL", config.tcp_keepalive_interval),
+            ("TCP_KEEPCNT", config.tcp_keepalive_count),
+        ):
+            if hasattr(socket, name):  # Linux, recent macOS
+                options.append(
+                    (socket.IPPROTO_TCP, getattr(socket, name), max(1, math.ceil(value)))
+                )
+    if config.tcp_user_timeout is not None and hasattr(socket, "TCP_USER_TIMEOUT"):
+        millis = max(1, math.ceil(config.tcp_user_timeout * 1000))
+        options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, millis))
+    return options
+
+
 def _peer_of(stream: trio.abc.Stream) -> tuple[str, int] | None:
     if isinstance(stream, trio.SocketStream):
         try:
@@ -100,6 +122,7 @@ class Server:
         "_listeners",
         "_shutdown_deadline",
         "_shutting_down",
+        "_socket_options",
         "app",
         "config",
     )
@@ -108,6 +131,7 @@ class Server:
         self.app = app
         self.config = config if config is not None else Config()
         self._counters = _Counters()
+        self._socket_options = _socket_options(self.config)
         self._connections: dict[HTTPConnection, trio.CancelScope] = {}
         self._listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
         self._shutting_down = False
@@ -239,6 +263,12 @@ class Server:
         # Shielded from the server's cancellation: shutdown sets this scope's deadline to
         # the end of the grace period instead (see the module docstring).
         scope = trio.CancelScope(shield=True, deadline=self._shutdown_deadline)
+        if isinstance(stream, trio.SocketStream) and stream.socket.family != socket.AF_UNIX:
+            try:
+                for level, option, value in self._socket_options:
+                    stream.setsockopt(level, option, value)
+            except OSError as exc:  # e.g. the peer reset already: serving will notice
+                logger.debug("setsockopt failed on an accepted socket: %s", exc)
         await self._serve(stream, None, scope)
 
     async def _reject_overloaded(self, stream: trio.abc.Stream) -> None:

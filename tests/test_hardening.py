@@ -1,0 +1,273 @@
+"""Hostile input and vanished peers: nothing crashes, nothing hangs, nothing leaks.
+
+The fuzz tests run the whole server over memory streams with a virtual clock: every input
+must end with well-formed responses (4xx for what is malformed) and a clean close, with no
+error logged, no connection left open and the server task finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import sys
+from functools import partial
+from typing import TYPE_CHECKING
+
+import trio
+import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import trio_sse
+from trio_sse.testing import TestClient
+
+if TYPE_CHECKING:
+    import pytest
+
+VALID_REQUESTS = [
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /?a=1 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"GET / HTTP/1.0\r\n\r\n",
+    b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+]
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ")
+ALLOWED_STATUSES = {
+    b"100",
+    b"101",
+    b"200",
+    b"204",
+    b"400",
+    b"404",
+    b"405",
+    b"408",
+    b"413",
+    b"426",
+    b"431",
+}
+
+
+def fuzz_app() -> trio_sse.Router:
+    router = trio_sse.Router()
+
+    async def few(stream: trio_sse.EventStream) -> None:
+        for n in range(3):
+            await trio.sleep(1)
+            await stream.send(trio_sse.ServerSentEvent("tick", id=str(n)))
+
+    @router.route("/", methods=["GET", "POST"])
+    async def index(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        if trio_sse.accepts_event_stream(request):
+            return trio_sse.EventStreamResponse(few)
+        return trio_sse.Response("ok")
+
+    @router.route("/echo", methods=["POST"])
+    async def echo(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.Response(request.body)
+
+    @router.websocket("/ws")
+    async def ws(request: trio_sse.Request, conn: object) -> None:
+        import trio_websocket
+
+        assert isinstance(conn, trio_websocket.WebSocketConnection)
+        try:
+            while True:
+                await conn.send_message(await conn.get_message())
+        except trio_websocket.ConnectionClosed:
+            pass
+
+    return router
+
+
+class _ErrorCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def _serve_bytes(
+    chunks: list[bytes], config: trio_sse.Config
+) -> tuple[bytes, trio_sse.Server]:
+    server = trio_sse.Server(fuzz_app(), config=config)
+    client, server_end = trio.testing.memory_stream_pair()
+    output: list[bytes] = []
+    with trio.fail_after(600):  # virtual seconds: generous, but a hang fails
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.serve_stream, server_end)
+            try:
+                for chunk in chunks:
+                    await client.send_all(chunk)
+                    await trio.testing.wait_all_tasks_blocked()
+                await client.send_eof()
+            except trio.BrokenResourceError:
+                pass  # the server closed first: fine
+            while True:
+                try:
+                    data = await client.receive_some(65536)
+                except trio.BrokenResourceError:
+                    break
+                if not data:
+                    break
+                output.append(bytes(data))
+    await client.aclose()
+    return b"".join(output), server
+
+
+def _mutate(data: bytes, draw: st.DrawFn) -> bytes:
+    buf = bytearray(data)
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.sampled_from(["flip", "insert", "delete", "dup", "crlf"]))
+        pos = draw(st.integers(0, max(0, len(buf) - 1)))
+        if op == "flip" and buf:
+            buf[pos] = draw(st.integers(0, 255))
+        elif op == "insert":
+            buf[pos:pos] = draw(st.binary(min_size=1, max_size=8))
+        elif op == "delete" and buf:
+            del buf[pos : pos + draw(st.integers(1, 6))]
+        elif op == "dup":
+            buf[pos:pos] = buf[pos : pos + draw(st.integers(1, 30))]
+        elif op == "crlf":
+            buf[pos:pos] = draw(st.sampled_from([b"\r\n", b"\n", b"\r", b"\r\n\r\n", b":"]))
+    return bytes(buf)
+
+
+@st.composite
+def request_streams(draw: st.DrawFn) -> list[bytes]:
+    kind = draw(st.sampled_from(["mutated", "pipelined", "random"]))
+    if kind == "random":
+        data = draw(st.binary(min_size=1, max_size=300))
+    elif kind == "pipelined":
+        picks = draw(st.lists(st.sampled_from(VALID_REQUESTS[:4]), min_size=1, max_size=3))
+        data = b"".join(picks) + _mutate(draw(st.sampled_from(VALID_REQUESTS)), draw)
+    else:
+        data = _mutate(draw(st.sampled_from(VALID_REQUESTS)), draw)
+    cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=4)))
+    pieces, last = [], 0
+    for cut in [*cuts, len(data)]:
+        pieces.append(data[last:cut])
+        last = cut
+    return [p for p in pieces if p]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request_streams())
+def test_fuzzed_requests_end_well_formed_and_clean(chunks: list[bytes]) -> None:
+    errors = _ErrorCounter()
+    logger = logging.getLogger("trio_sse")
+    logger.addHandler(errors)
+    try:
+        config = trio_sse.Config(max_header_bytes=2048, max_body_bytes=64)
+        output, server = trio.run(
+            _serve_bytes, chunks, config, clock=trio.testing.MockClock(autojump_threshold=0)
+        )
+    finally:
+        logger.removeHandler(errors)
+    assert errors.records == [], [r.getMessage() for r in errors.records]
+    stats = server.statistics()
+    assert stats.connections_open == 0
+    assert stats.tickers_active == 0
+    assert stats.event_streams_open == 0
+    if output:
+        assert output.startswith(b"HTTP/1.1 "), output[:80]
+    statuses = _STATUS_LINE.findall(output) if b"\r\n\r\n\x88" not in output else []
+    assert set(statuses) <= ALLOWED_STATUSES, statuses
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=6))
+def test_fuzzed_websocket_frames_after_upgrade(frames: list[bytes]) -> None:
+    errors = _ErrorCounter()
+    logger = logging.getLogger("trio_sse")
+    logger.addHandler(errors)
+    try:
+        output, server = trio.run(
+            _serve_bytes,
+            [VALID_REQUESTS[-1], *frames],
+            trio_sse.Config(),
+            clock=trio.testing.MockClock(autojump_threshold=0),
+        )
+    finally:
+        logger.removeHandler(errors)
+    assert output.startswith(b"HTTP/1.1 101 ")
+    assert errors.records == [], [r.getMessage() for r in errors.records]
+    stats = server.statistics()
+    assert stats.connections_open == 0
+
+
+async def test_accepted_sockets_get_keepalive_options() -> None:
+    config = trio_sse.Config(
+        tcp_keepalive_idle=42,
+        tcp_keepalive_interval=7,
+        tcp_keepalive_count=4,
+        tcp_user_timeout=12.5,
+    )
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(trio_sse.serve, fuzz_app(), "127.0.0.1", 0, config=config)
+        )
+        client = TestClient(await trio.open_tcp_stream("127.0.0.1", server.port))
+        assert (await client.request("GET", "/")).status == 200
+        (connection,) = server._connections
+        sock = connection._stream.socket
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 42
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 7
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 4
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 12500
+        await client.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_keepalive_off_when_disabled() -> None:
+    config = trio_sse.Config(tcp_keepalive_idle=None)
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(trio_sse.serve, fuzz_app(), "127.0.0.1", 0, config=config)
+        )
+        client = TestClient(await trio.open_tcp_stream("127.0.0.1", server.port))
+        assert (await client.request("GET", "/")).status == 200
+        (connection,) = server._connections
+        assert connection._stream.socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
+        await client.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_producer_exception_group_closes_only_its_stream(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def fails_in_a_nursery(stream: trio_sse.EventStream) -> None:
+        async def boom() -> None:
+            await trio.sleep(1)
+            raise KeyError("inner")
+
+        async with trio.open_nursery() as inner:  # strict: raises an ExceptionGroup
+            inner.start_soon(boom)
+            inner.start_soon(trio.sleep_forever)
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(fails_in_a_nursery)
+
+    server = trio_sse.Server(app)
+    with caplog.at_level(logging.ERROR, logger="trio_sse"):
+        client = await trio_sse.testing.open_memory_client(server, nursery)
+        await client.send_request("GET", "/")
+        assert (await client.receive_head()).status == 200
+        while await client.stream.receive_some(1000):
+            pass
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    if sys.version_info >= (3, 11):
+        assert isinstance(errors[0].exc_info[1], BaseExceptionGroup)  # type: ignore[index]
+    stats = server.statistics()
+    assert (stats.connections_open, stats.tickers_active, stats.handler_errors) == (0, 0, 1)
