@@ -1,8 +1,9 @@
 """Development sessions for trio-sse: ``nox -l`` lists them, ``nox`` runs the defaults.
 
 The defaults are what CI runs (``.ci/run``): the test matrix (Python 3.10-3.13 x the
-``latest`` and ``lowest`` dependency sets), lint and typecheck. Missing interpreters are
-skipped locally but are an error when ``CI`` is set. ``docs`` and ``bench`` are on demand.
+``latest`` and ``lowest`` dependency sets), lint, typecheck, examples, docs and e2e (a
+real browser). Missing interpreters are skipped locally but are an error when ``CI`` is
+set. ``bench`` runs only on demand.
 """
 
 from __future__ import annotations
@@ -74,7 +75,14 @@ def e2e(session: nox.Session) -> None:
     session.run("pytest", "-p", "no:cacheprovider", "-m", "e2e", "tests/e2e", *session.posargs)
 
 
-@nox.session(python=DEFAULT_PYTHON, default=False)
+@nox.session(python=DEFAULT_PYTHON)
+def examples(session: nox.Session) -> None:
+    """Start every example on port 0 and talk to it (smoke tests)."""
+    session.install("-e", ".", *_group("test"))
+    session.run("pytest", "-p", "no:cacheprovider", "tests/test_examples.py", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the Sphinx site with warnings as errors (offline-safe)."""
     session.install("-e", ".", *_group("docs"))
