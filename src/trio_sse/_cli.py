@@ -40,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Serve the demo: GET / with 'Accept: text/event-stream' streams "
             "'event: message / data: hello / id: N' every INTERVAL seconds; any other "
-            "request gets 'ok'. GET /metrics shows statistics (Prometheus format). "
+            "request gets 'ok'. GET /events is a broadcast event stream, fed by POST "
+            "/publish; /ws is a WebSocket (ticks, echo, publish) on the same port. "
+            "GET /demo is a page comparing SSE and WebSocket live, side by side. "
+            "GET /metrics shows statistics (Prometheus format). "
             "Stop with Ctrl-C or SIGTERM: connections get a grace period, then close."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -101,6 +104,7 @@ async def _run_server(args: argparse.Namespace) -> None:
                     f"  try: curl -N -H 'Accept: text/event-stream' http://{shown}:{port}/",
                     flush=True,
                 )
+                print(f"  demo: http://{shown}:{port}/demo", flush=True)
             async for signum in signals:
                 logger.info("%s received: shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()

@@ -61,8 +61,12 @@ def server_url() -> Iterator[str]:
     line = proc.stdout.readline()
     match = re.search(r"serving on (http://127\.0\.0\.1:\d+)/", line)
     assert match, f"unexpected start-up line: {line!r}"
+    url = match.group(1)
     try:
-        yield match.group(1)
+        # the next lines: a curl command to try, then the demo page's address
+        hints = [proc.stdout.readline() for _ in range(2)]
+        assert f"  demo: {url}/demo\n" in hints, hints
+        yield url
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
