@@ -82,6 +82,13 @@ def examples(session: nox.Session) -> None:
     session.run("pytest", "-p", "no:cacheprovider", "tests/test_examples.py", *session.posargs)
 
 
+@nox.session(python=DEFAULT_PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (loopback only, bounded in time): the disconnect storm and cycle leak check."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/disconnect_storm.py", *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the Sphinx site with warnings as errors (offline-safe)."""
