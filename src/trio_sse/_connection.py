@@ -258,7 +258,12 @@ class HTTPConnection:
         t0 = time.perf_counter()
         if _head_size(event) > self._config.max_header_bytes:
             raise _HTTPError(431, "request head too large")
+        if event.http_version not in (b"1.1", b"1.0"):
+            raise _HTTPError(505, "HTTP version not supported")
         headers = Headers._from_h11(event.headers)
+        if "content-length" in headers and "transfer-encoding" in headers:
+            # RFC 9112 §6.1: a smuggling attempt; we may reject it and must close after.
+            raise _HTTPError(400, "both Content-Length and Transfer-Encoding")
         body = await self._read_body(event, headers)
         request = Request(
             method=event.method.decode("ascii"),

@@ -378,7 +378,7 @@ class WebSocketResponse(BaseResponse):
                 self._host_reader, stream, session.cancel_scope
             )
             if ws is None:
-                logger.debug("WebSocket handshake timed out for %s", conn._peer())
+                logger.debug("WebSocket handshake timed out or peer left: %s", conn._peer())
                 return 101, 0
             counters.count_response(101)
             counters.websockets_total += 1
@@ -420,11 +420,15 @@ class WebSocketResponse(BaseResponse):
                         message_queue_size=self.message_queue_size,
                         max_message_size=self.max_message_size,
                     )
-                    ws = await ws_request.accept(
-                        subprotocol=self.select_subprotocol(ws_request.proposed_subprotocols),
-                        extra_headers=self._h11_headers(),
-                    )
-                    stream.release()
+                    try:
+                        ws = await ws_request.accept(
+                            subprotocol=self.select_subprotocol(ws_request.proposed_subprotocols),
+                            extra_headers=self._h11_headers(),
+                        )
+                    except trio_websocket.ConnectionClosed:
+                        ws = None  # the peer left before the 101 was written: end quietly
+                    else:
+                        stream.release()
                 if ws is None:
                     readers.cancel_scope.cancel()
                 task_status.started(ws)
