@@ -3,7 +3,7 @@
 The defaults are what CI runs (``.ci/run``): the test matrix (Python 3.10-3.13 x the
 ``latest`` and ``lowest`` dependency sets), lint, typecheck, examples, docs and e2e (a
 real browser). Missing interpreters are skipped locally but are an error when ``CI`` is
-set. ``bench`` runs only on demand.
+set. ``bench`` and ``bench_peers`` run only on demand.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
+REDIS_LOWEST = ["coredis==6.9.0", "anyio==4.11.0", "trio==0.31.0"]
 
 
 def _group(name: str) -> list[str]:
@@ -37,6 +38,13 @@ def tests(session: nox.Session, deps: str) -> None:
     session.env["COVERAGE_PROCESS_START"] = os.path.abspath("pyproject.toml")
     session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
+    if deps == "lowest" and not session.posargs:
+        # The redis extra has floors of its own (coredis 6.9 needs anyio 4.11, which needs
+        # trio 0.31): test them too, on top of the core floors above.
+        session.install(*REDIS_LOWEST)
+        session.run(
+            "coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_redis.py"
+        )
     session.run("coverage", "combine", "--quiet")
     session.run("coverage", "report", "--fail-under=90")
 
@@ -87,6 +95,19 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (loopback only, bounded in time): the disconnect storm and cycle leak check."""
     session.install("-e", ".")
     session.run("python", "benchmarks/disconnect_storm.py", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, default=False)
+def bench_peers(session: nox.Session) -> None:
+    """trio-sse against its peers (hypercorn-trio, uvicorn, aiohttp): benchmarks/compare.py.
+
+    Loopback only, bounded in time (about 20 minutes for 3 rounds; ``-- --quick`` for a
+    smoke run of a few minutes). Arguments after ``--`` go to compare.py. Linux only: it
+    pins with ``taskset`` and reads ``/proc``; ``wrk`` (Debian) is used for the plain
+    scenario when present.
+    """
+    session.install("-e", ".", *_group("bench"))
+    session.run("python", "benchmarks/compare.py", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON)

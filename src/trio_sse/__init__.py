@@ -4,7 +4,9 @@ General layout (as in trio and h11): the code lives in private modules (``_event
 ``_parser``, ``_connection``, ``_server``, ...); this file only re-exports the public names,
 written ``from ._x import Y as Y`` for type checkers, and fixes their ``__module__`` so
 tracebacks and the docs say ``trio_sse.Y``. ``trio_sse.testing`` is a separate public
-module, imported on demand.
+module, imported on demand. The Redis backend (``RedisBroadcaster``,
+``open_redis_broadcaster``) is exported here too, but its client library (``coredis``, the
+``redis`` extra) is imported only when ``open_redis_broadcaster`` is called.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from ._broadcast import BroadcastBackend as BroadcastBackend
 from ._broadcast import Broadcaster as Broadcaster
 from ._broadcast import BroadcasterStatistics as BroadcasterStatistics
+from ._broadcast import BrokerUnavailableError as BrokerUnavailableError
 from ._broadcast import Subscription as Subscription
 from ._config import Config as Config
 from ._events import ServerSentEvent as ServerSentEvent
@@ -29,6 +32,8 @@ from ._parser import EventStreamParser as EventStreamParser
 from ._parser import MessageEvent as MessageEvent
 from ._parser import parse_event_stream as parse_event_stream
 from ._parser import parse_events as parse_events
+from ._redis import RedisBroadcaster as RedisBroadcaster
+from ._redis import open_redis_broadcaster as open_redis_broadcaster
 from ._request import Request as Request
 from ._response import BaseResponse as BaseResponse
 from ._response import Response as Response
@@ -55,6 +60,7 @@ __all__ = [
     "BroadcastBackend",
     "Broadcaster",
     "BroadcasterStatistics",
+    "BrokerUnavailableError",
     "Config",
     "ConnectionClosed",
     "EventStream",
@@ -67,6 +73,7 @@ __all__ = [
     "MediaRange",
     "MessageEvent",
     "Producer",
+    "RedisBroadcaster",
     "Request",
     "Response",
     "Router",
@@ -84,6 +91,7 @@ __all__ = [
     "current_server",
     "encode_comment",
     "is_websocket_upgrade",
+    "open_redis_broadcaster",
     "parse_accept",
     "parse_event_stream",
     "parse_events",

@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Final, final
 import trio
 
 from ._events import ServerSentEvent
-from ._exceptions import InvalidEventError
+from ._exceptions import InvalidEventError, TrioSSEError
 from ._sse import USE_CONFIG, EventStreamResponse, _UseConfig
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ __all__ = [
     "RESET_EVENT",
     "BroadcastBackend",
     "Broadcaster",
+    "BrokerUnavailableError",
     "BroadcasterStatistics",
     "Subscription",
 ]
@@ -100,6 +101,17 @@ _RESET_BYTES: Final = {
     RESET_UNKNOWN: ServerSentEvent(RESET_UNKNOWN, event=RESET_EVENT).encode(),
 }
 _MAX_SEQ_DIGITS: Final = 20
+
+
+class BrokerUnavailableError(TrioSSEError):
+    """A broker-backed :class:`BroadcastBackend` cannot reach its broker right now.
+
+    Raised by :meth:`~BroadcastBackend.publish` (nothing was published: the event was not
+    acknowledged) and by :meth:`~BroadcastBackend.open_subscription` when resuming after a
+    ``Last-Event-ID`` needs the broker. Retrying later is the remedy; a web handler
+    typically answers ``503 Service Unavailable``. The in-memory :class:`Broadcaster`
+    never raises it.
+    """
 
 
 def _prepare_event(data: str | ServerSentEvent, event: str | None) -> ServerSentEvent:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
+import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -14,6 +17,13 @@ from ._config import Config
 from ._demo import DEFAULT_INTERVAL, build_demo_app
 from ._server import Server
 from ._version import __version__
+from ._workers import READY_MARKER, bind_reuse_port, python_command, supervise, watch_parent
+
+if TYPE_CHECKING:
+    from ._redis import RedisBroadcaster
+
+#: The environment variable read when ``--broker`` is not given.
+BROKER_ENV = "TRIO_SSE_BROKER"
 
 __all__ = ["main"]
 
@@ -24,6 +34,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
 
 
@@ -81,24 +98,58 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.shutdown_grace_period,
         help="shutdown grace period in seconds",
     )
+    s.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="worker processes sharing the port (SO_REUSEPORT); a crashed one is restarted",
+    )
+    s.add_argument(
+        "--broker",
+        default=os.environ.get(BROKER_ENV) or None,
+        metavar="URL",
+        help=(
+            f"redis://HOST:PORT/DB: broadcast /events and /publish through Redis Streams, "
+            f"across workers and hosts (needs trio-sse[redis]; default: ${BROKER_ENV})"
+        ),
+    )
+    s.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
 
 async def _run_server(args: argparse.Namespace) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        events: RedisBroadcaster | None = None
+        if args.broker:
+            from ._redis import open_redis_broadcaster  # noqa: PLC0415 - only with a broker
+
+            events = await stack.enter_async_context(open_redis_broadcaster(args.broker))
+        await _serve_demo(args, events)
+
+
+async def _serve_demo(args: argparse.Namespace, events: RedisBroadcaster | None) -> None:
     config = Config(
         max_connections=args.max_connections,
         heartbeat_interval=args.heartbeat,
         shutdown_grace_period=args.grace,
     )
-    app = build_demo_app(interval=args.interval)
+    app = build_demo_app(interval=args.interval, backend=events)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         # Bind before any nursery exists, so "address in use" surfaces as a plain OSError.
-        listeners = await trio.open_tcp_listeners(args.port, host=args.host or None)
+        listeners: list[trio.SocketListener]
+        if args.worker is None:
+            listeners = await trio.open_tcp_listeners(args.port, host=args.host or None)
+        else:
+            sockets = await bind_reuse_port(args.host, args.port, listen=True)
+            listeners = [trio.SocketListener(sock) for sock in sockets]
         server = Server(app, config=config)
         async with trio.open_nursery() as nursery:
             await nursery.start(server.serve_listeners, listeners)
+            if args.worker is not None:
+                nursery.start_soon(watch_parent, nursery.cancel_scope)
+                print(f"{READY_MARKER}{server.ports[0]} (worker {args.worker})", flush=True)
             shown = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
-            for port in server.ports[:1]:
+            for port in server.ports[:1] if args.worker is None else ():
                 print(f"trio-sse {__version__} serving on http://{shown}:{port}/", flush=True)
                 print(
                     f"  try: curl -N -H 'Accept: text/event-stream' http://{shown}:{port}/",
@@ -123,10 +174,50 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        trio.run(_run_server, args)
+        if args.workers > 1 and args.worker is None:
+            if not args.broker:
+                print(
+                    f"trio-sse: warning: {args.workers} workers without --broker: each worker "
+                    f"has its own /events broadcaster, so a POST /publish reaches only the "
+                    f"clients of the worker that received it (use --broker redis://... or "
+                    f"${BROKER_ENV} to broadcast across workers)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            trio.run(_supervise, args)
+        else:
+            trio.run(_run_server, args)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"trio-sse: port {args.port} on {args.host!r} is already in use", file=sys.stderr)
             return 1
         raise
     return 0
+
+
+async def _supervise(args: argparse.Namespace) -> None:
+    command = [
+        *python_command(),
+        "serve",
+        "--host",
+        args.host,
+        "--interval",
+        repr(args.interval),
+        "--log-level",
+        args.log_level,
+        "--max-connections",
+        str(args.max_connections),
+        "--heartbeat",
+        repr(args.heartbeat),
+        "--grace",
+        repr(args.grace),
+    ]
+    if args.broker:
+        command += ["--broker", args.broker]
+    await supervise(
+        command,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        stop_timeout=args.grace + 5,
+    )

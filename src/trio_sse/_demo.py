@@ -85,7 +85,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 import trio
 import trio_websocket
 
-from ._broadcast import RESET_EVENT, Broadcaster
+from ._broadcast import RESET_EVENT, Broadcaster, BrokerUnavailableError
 from ._events import ServerSentEvent
 from ._exceptions import InvalidEventError
 from ._negotiation import accepts_event_stream
@@ -100,6 +100,7 @@ from ._websocket import WebSocketResponse
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
 
+    from ._redis import RedisBroadcaster
     from ._request import Request
 
 __all__ = ["build_demo_app", "resume_id", "seed_ticker", "ws_control_message"]
@@ -290,9 +291,9 @@ class _LiveConnections:
 class _DemoHub:
     """What the demo's routes share: the ``/events`` broadcaster, the feed, live connections."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, events: Broadcaster | RedisBroadcaster | None) -> None:
         self.interval = interval
-        self.events = Broadcaster()
+        self.events = Broadcaster() if events is None else events
         self.feed = _DemoFeed(interval)
         self.live = _LiveConnections()
 
@@ -377,7 +378,7 @@ class _WebSocketDemo:
         await self._relay(self.hub.feed.broadcaster, self.resume, "feed")
 
     async def _relay(
-        self, broadcaster: Broadcaster, last_event_id: str | None, source: str
+        self, broadcaster: Broadcaster | RedisBroadcaster, last_event_id: str | None, source: str
     ) -> None:
         announce = bool(last_event_id)
         while True:  # a subscription dropped for overflow resumes after the last id
@@ -448,7 +449,7 @@ class _WebSocketDemo:
             return
         try:
             event_id = await self.hub.publish(data, name)
-        except InvalidEventError as exc:  # e.g. a lone surrogate, which SSE cannot carry
+        except (InvalidEventError, BrokerUnavailableError) as exc:  # e.g. a lone surrogate
             await self._error("publish", str(exc))
             return
         await self._send_json({"type": "ack", "of": "publish", "id": event_id})
@@ -559,8 +560,20 @@ def _add_demo_routes(router: Router, hub: _DemoHub) -> None:
         )
 
 
-def build_demo_app(*, interval: float = DEFAULT_INTERVAL) -> Router:
-    """Build the demo application (see the module documentation for its routes)."""
+def build_demo_app(
+    *,
+    interval: float = DEFAULT_INTERVAL,
+    backend: Broadcaster | RedisBroadcaster | None = None,
+) -> Router:
+    """Build the demo application (see the module documentation for its routes).
+
+    Args:
+        interval: Seconds between the ticker's events.
+        backend: The broadcaster of ``/events`` and ``/publish``: a new in-memory
+            :class:`~trio_sse.Broadcaster` by default, or e.g. a Redis one shared by
+            several workers (``trio-sse serve --broker``). ``POST /publish`` answers
+            ``503`` while that backend's broker is unreachable.
+    """
     if not interval > 0:
         raise ValueError(f"interval: must be positive, got {interval!r}")
     router = Router()
@@ -579,7 +592,7 @@ def build_demo_app(*, interval: float = DEFAULT_INTERVAL) -> Router:
         text = render_prometheus(current_server().statistics())
         return Response(text, content_type=PROMETHEUS_CONTENT_TYPE)
 
-    hub = _DemoHub(interval)
+    hub = _DemoHub(interval, backend)
 
     @router.route("/events")
     async def events(request: Request) -> BaseResponse:
@@ -601,7 +614,10 @@ def build_demo_app(*, interval: float = DEFAULT_INTERVAL) -> Router:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError:
             return Response("body: not UTF-8 text\n", status=400)
-        event_id = await hub.publish(text, name)
+        try:
+            event_id = await hub.publish(text, name)
+        except BrokerUnavailableError as exc:
+            return Response(f"{exc}\n", status=503, headers=[("Retry-After", "1")])
         return _json_response({"id": event_id}, status=202)
 
     @router.websocket("/ws")
