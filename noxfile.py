@@ -101,10 +101,10 @@ def bench(session: nox.Session) -> None:
 def bench_peers(session: nox.Session) -> None:
     """trio-sse against its peers (hypercorn-trio, uvicorn, aiohttp): benchmarks/compare.py.
 
-    Loopback only, bounded in time (about 20 minutes for 3 rounds; ``-- --quick`` for a
+    Loopback only, bounded in time (about 10 minutes for 3 rounds; ``-- --quick`` for a
     smoke run of a few minutes). Arguments after ``--`` go to compare.py. Linux only: it
-    pins with ``taskset`` and reads ``/proc``; ``wrk`` (Debian) is used for the plain
-    scenario when present.
+    pins with ``taskset`` and reads ``/proc``; the plain scenario needs Debian's ``wrk``
+    (``apt-get install -y wrk``), the others a C compiler for benchmarks/loadclient.c.
     """
     session.install("-e", ".", *_group("bench"))
     session.run("python", "benchmarks/compare.py", *session.posargs)
