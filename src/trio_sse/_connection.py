@@ -333,7 +333,10 @@ class HTTPConnection:
 
     async def _send_events(self, *events: h11.Event) -> None:
         conn = self._conn
-        data = b"".join([conn.send(ev) or b"" for ev in events])
+        if len(events) == 1:
+            data = conn.send(events[0]) or b""
+        else:
+            data = b"".join([conn.send(ev) or b"" for ev in events])
         try:
             with trio.move_on_after(self._config.send_timeout) as timer:
                 await self._stream.send_all(data)
@@ -379,7 +382,13 @@ class HTTPConnection:
         """
         lock = self._write_lock
         assert lock is not None, "write_body outside a streamed response"
-        async with lock:
+        # Hot path (one call per event): take the lock without a checkpoint of its own when
+        # it is free (send_all below is the checkpoint), and wait only when it is contended.
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             if self._conn.our_state is not h11.SEND_BODY:
                 raise ConnectionClosed("the stream is closed")
             try:
@@ -388,6 +397,8 @@ class HTTPConnection:
                 raise ConnectionClosed("the client disconnected") from exc
             self._last_write = trio.current_time()
             self._body_bytes += len(data)
+        finally:
+            lock.release()
 
     async def _stream_body(
         self,
