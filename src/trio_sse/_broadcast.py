@@ -55,7 +55,7 @@ import dataclasses
 import secrets
 from abc import ABC, abstractmethod
 from collections import deque
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Final, final
@@ -67,7 +67,7 @@ from ._exceptions import InvalidEventError, TrioSSEError
 from ._sse import USE_CONFIG, EventStreamResponse, _UseConfig
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Iterator
     from contextlib import AbstractAsyncContextManager
 
     from ._headers import HeadersLike
@@ -291,8 +291,57 @@ class BroadcasterStatistics:
     last_event_id: str | None
 
 
+class _LocalFanOut(BroadcastBackend):
+    """This process's subscribers: bounded queues of encoded events, and their counters.
+
+    The part every backend shares (the in-memory one and broker-fed ones): registering a
+    subscription together with its replay in one synchronous step, delivering an encoded
+    event to every queue without blocking, and the overflow policy (a full queue drops
+    its subscriber). Backends call :meth:`_init_fan_out` from ``__init__``.
+    """
+
+    __slots__ = ("_dropped", "_queue_size", "_replayed", "_resets", "_subscribers")
+
+    def _init_fan_out(self, queue_size: int) -> None:
+        self._queue_size = queue_size
+        self._subscribers: dict[Subscription, trio.MemorySendChannel[bytes]] = {}
+        self._dropped = 0
+        self._replayed = 0
+        self._resets = 0
+
+    def _fan_out(self, block: bytes) -> None:
+        """Queue *block* for every subscriber; drop those whose queue is full."""
+        full: list[Subscription] = []
+        for subscription, channel in self._subscribers.items():
+            try:
+                channel.send_nowait(block)
+            except trio.WouldBlock:
+                full.append(subscription)
+        for subscription in full:
+            self._subscribers.pop(subscription).close()
+            subscription._overflowed = True
+            self._dropped += 1
+
+    @contextmanager
+    def _register(self, replay: list[bytes], reset: str | None) -> Iterator[Subscription]:
+        """Hold a subscription for the block; no checkpoint between replay and registering."""
+        send, receive = trio.open_memory_channel[bytes](self._queue_size)
+        subscription = Subscription(replay, receive, reset)
+        self._subscribers[subscription] = send
+        if reset is None:
+            self._replayed += len(replay)
+        else:
+            self._resets += 1
+        try:
+            yield subscription
+        finally:
+            self._subscribers.pop(subscription, None)
+            send.close()
+            receive.close()
+
+
 @final
-class Broadcaster(BroadcastBackend):
+class Broadcaster(_LocalFanOut):
     """The in-memory, single-process broadcaster (see the module rules).
 
     One instance per topic, shared by the handlers of an application::
@@ -326,16 +375,7 @@ class Broadcaster(BroadcastBackend):
             can carry (CR, LF, NUL, lone surrogates).
     """
 
-    __slots__ = (
-        "_dropped",
-        "_history",
-        "_prefix",
-        "_queue_size",
-        "_replayed",
-        "_resets",
-        "_seq",
-        "_subscribers",
-    )
+    __slots__ = ("_history", "_prefix", "_seq")
 
     def __init__(
         self,
@@ -356,13 +396,9 @@ class Broadcaster(BroadcastBackend):
             except InvalidEventError as exc:
                 raise ValueError(f"id_prefix: {exc}, got {id_prefix!r}") from None
         self._prefix = id_prefix
-        self._queue_size = queue_size
+        self._init_fan_out(queue_size)
         self._history: deque[bytes] = deque(maxlen=history)
-        self._subscribers: dict[Subscription, trio.MemorySendChannel[bytes]] = {}
         self._seq = 0
-        self._dropped = 0
-        self._replayed = 0
-        self._resets = 0
 
     # -- ids -------------------------------------------------------------------------
 
@@ -426,16 +462,7 @@ class Broadcaster(BroadcastBackend):
         encoded = dataclasses.replace(prepared, id=event_id).encode()
         self._seq = seq
         self._history.append(encoded)
-        full: list[Subscription] = []
-        for subscription, channel in self._subscribers.items():
-            try:
-                channel.send_nowait(encoded)
-            except trio.WouldBlock:
-                full.append(subscription)
-        for subscription in full:
-            self._subscribers.pop(subscription).close()
-            subscription._overflowed = True
-            self._dropped += 1
+        self._fan_out(encoded)
         return event_id
 
     # -- subscribing -------------------------------------------------------------------
@@ -480,20 +507,9 @@ class Broadcaster(BroadcastBackend):
         await trio.lowlevel.checkpoint()
         # From here to ``yield``: no checkpoint, so no event can slip between the history
         # copy and the registration of the queue.
-        send, receive = trio.open_memory_channel[bytes](self._queue_size)
         replay, reset = self._replay_after(last_event_id)
-        subscription = Subscription(replay, receive, reset)
-        self._subscribers[subscription] = send
-        if reset is None:
-            self._replayed += len(replay)
-        else:
-            self._resets += 1
-        try:
+        with self._register(replay, reset) as subscription:
             yield subscription
-        finally:
-            self._subscribers.pop(subscription, None)
-            send.close()
-            receive.close()
 
     # -- introspection -----------------------------------------------------------------
 

@@ -53,8 +53,8 @@ def _parse_q(value: str) -> float | None:
     return float(value) if _QVALUE.fullmatch(value) else None
 
 
-def _split_params(text: str) -> list[str]:
-    # Split on ";" outside quoted strings.
+def _split_unquoted(text: str, separator: str) -> list[str]:
+    # Split on *separator* outside quoted strings (RFC 9110 §5.6.4), keeping escapes.
     parts: list[str] = []
     buf: list[str] = []
     quoted = escaped = False
@@ -65,27 +65,7 @@ def _split_params(text: str) -> list[str]:
             escaped = True
         elif ch == '"':
             quoted = not quoted
-        elif ch == ";" and not quoted:
-            parts.append("".join(buf))
-            buf = []
-            continue
-        buf.append(ch)
-    parts.append("".join(buf))
-    return parts
-
-
-def _split_ranges(header: str) -> list[str]:
-    parts: list[str] = []
-    buf: list[str] = []
-    quoted = escaped = False
-    for ch in header:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == "," and not quoted:
+        elif ch == separator and not quoted:
             parts.append("".join(buf))
             buf = []
             continue
@@ -107,8 +87,8 @@ def parse_accept(header: str) -> list[MediaRange]:
         The media ranges that parsed.
     """
     ranges: list[MediaRange] = []
-    for item in _split_ranges(header):
-        pieces = _split_params(item)
+    for item in _split_unquoted(header, ","):
+        pieces = _split_unquoted(item, ";")
         media = pieces[0].strip().lower()
         t, slash, s = media.partition("/")
         if not slash or not t or not s or (t == "*" and s != "*"):

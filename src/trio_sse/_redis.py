@@ -54,10 +54,10 @@ from ._broadcast import (
     DEFAULT_QUEUE_SIZE,
     RESET_EXPIRED,
     RESET_UNKNOWN,
-    BroadcastBackend,
     BroadcasterStatistics,
     BrokerUnavailableError,
     Subscription,
+    _LocalFanOut,
     _prepare_event,
 )
 
@@ -106,7 +106,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
 
 
 @final
-class RedisBroadcaster(BroadcastBackend):
+class RedisBroadcaster(_LocalFanOut):
     """The Redis Streams backend; create it with :func:`open_redis_broadcaster`.
 
     Share one instance per stream between the handlers of a process, as with
@@ -118,17 +118,12 @@ class RedisBroadcaster(BroadcastBackend):
         "_cache",
         "_client",
         "_connected",
-        "_dropped",
         "_floor",
         "_history",
         "_last",
         "_progress",
-        "_queue_size",
         "_read",
-        "_replayed",
-        "_resets",
         "_stream",
-        "_subscribers",
         "_timeout",
     )
 
@@ -138,18 +133,14 @@ class RedisBroadcaster(BroadcastBackend):
         self._client = client
         self._stream = stream
         self._history = history
-        self._queue_size = queue_size
+        self._init_fan_out(queue_size)
         self._timeout = timeout
         self._cache: deque[tuple[StreamId, bytes]] = deque()
         self._floor: StreamId | None = None  # the cache holds every entry after this id
         self._last: StreamId | None = None  # the last id the reader read (or started at)
         self._progress = trio.Event()
-        self._subscribers: dict[Subscription, trio.MemorySendChannel[bytes]] = {}
         self._connected = False
         self._read = 0
-        self._dropped = 0
-        self._replayed = 0
-        self._resets = 0
 
     @property
     def stream(self) -> str:
@@ -256,7 +247,6 @@ class RedisBroadcaster(BroadcastBackend):
 
     def _deliver(self, entries: tuple[Any, ...]) -> None:
         """Fan a batch of stream entries out to the local subscribers (synchronous)."""
-        full: list[Subscription] = []
         for entry in entries:
             entry_id = _parse_id(entry.identifier)
             if entry_id is None or self._last is None or entry_id <= self._last:
@@ -270,17 +260,7 @@ class RedisBroadcaster(BroadcastBackend):
             if len(self._cache) > self._history:
                 self._floor = self._cache.popleft()[0]
             self._read += 1
-            for subscription, channel in self._subscribers.items():
-                try:
-                    channel.send_nowait(block)
-                except trio.WouldBlock:
-                    full.append(subscription)
-            for subscription in full:
-                if subscription in self._subscribers:
-                    self._subscribers.pop(subscription).close()
-                    subscription._overflowed = True
-                    self._dropped += 1
-            full.clear()
+            self._fan_out(block)
         self._progress.set()
         self._progress = trio.Event()
 
@@ -409,19 +389,8 @@ class RedisBroadcaster(BroadcastBackend):
                 else:
                     replay, reset = await self._replay_from_redis(after)
         # From here to ``yield``: no checkpoint (see _replay_from_redis).
-        send, receive = trio.open_memory_channel[bytes](self._queue_size)
-        subscription = Subscription(replay, receive, reset)
-        self._subscribers[subscription] = send
-        if reset is None:
-            self._replayed += len(replay)
-        else:
-            self._resets += 1
-        try:
+        with self._register(replay, reset) as subscription:
             yield subscription
-        finally:
-            self._subscribers.pop(subscription, None)
-            send.close()
-            receive.close()
 
     # -- introspection -----------------------------------------------------------------
 
