@@ -125,3 +125,5 @@ def docs(session: nox.Session) -> None:
         "docs/_build/html",
         *session.posargs,
     )
+    # Offline-safe link check: local links and anchors (see docs/conf.py, linkcheck).
+    session.run("sphinx-build", "-q", "-W", "-b", "linkcheck", "docs", "docs/_build/linkcheck")
