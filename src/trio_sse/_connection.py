@@ -35,6 +35,7 @@ HTTP/1.1 protocol state; this file moves bytes between it and the ``trio.abc.Str
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterable
 from email.utils import formatdate
@@ -482,41 +483,47 @@ class HTTPConnection:
         conn = self._conn
         limit = self._config.max_header_bytes
         received = 0
-        with trio.CancelScope() as interrupt:
-            self._interrupt = interrupt
-            try:
-                while True:
-                    if heartbeat is None:
-                        data = await stream.receive_some(RECEIVE_SIZE)
-                    else:
-                        with trio.move_on_at(self._last_write + heartbeat) as timer:
-                            data = await stream.receive_some(RECEIVE_SIZE)
-                        if timer.cancelled_caught:  # idle: nothing read, nothing written
-                            lock = self._write_lock
-                            if trio.current_time() >= self._last_write + heartbeat and not (
-                                lock is not None and lock.locked()
-                            ):
-                                await self.write_body(heartbeat_bytes)
-                                if counts_as_event:
-                                    self._counters.events_sent += 1
-                                    self._counters.bytes_sent += len(heartbeat_bytes)
-                            continue
-                    if not data:
-                        outcome.disconnected = True
-                        return
-                    # Pipelined bytes behind a stream: keep them for the next cycle, bounded.
-                    received += len(data)
-                    if received > limit:
-                        outcome.disconnected = True
-                        return
-                    conn.receive_data(bytes(data))
-            except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
-                outcome.disconnected = True
-                return
-            finally:
+        server = self._server
+        try:
+            while True:
+                if server.shutting_down:
+                    outcome.shutdown = True
+                    return
+                # One scope per wait, both the idle-heartbeat timer and the shutdown
+                # interrupt (the server cancels ``self._interrupt``): one scope fewer held
+                # by every idle stream.
+                deadline = math.inf if heartbeat is None else self._last_write + heartbeat
+                with trio.CancelScope(deadline=deadline) as timer:
+                    self._interrupt = timer
+                    data = await stream.receive_some(RECEIVE_SIZE)
                 self._interrupt = None
-        if interrupt.cancelled_caught:
-            outcome.shutdown = True
+                if timer.cancelled_caught:
+                    if heartbeat is None or trio.current_time() < deadline:
+                        outcome.shutdown = True  # cancelled before its deadline: shutdown
+                        return
+                    # Idle: nothing read, nothing written since the deadline was set?
+                    lock = self._write_lock
+                    if trio.current_time() >= self._last_write + heartbeat and not (
+                        lock is not None and lock.locked()
+                    ):
+                        await self.write_body(heartbeat_bytes)
+                        if counts_as_event:
+                            self._counters.events_sent += 1
+                            self._counters.bytes_sent += len(heartbeat_bytes)
+                    continue
+                if not data:
+                    outcome.disconnected = True
+                    return
+                # Pipelined bytes behind a stream: keep them for the next cycle, bounded.
+                received += len(data)
+                if received > limit:
+                    outcome.disconnected = True
+                    return
+                conn.receive_data(bytes(data))
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
+            outcome.disconnected = True
+        finally:
+            self._interrupt = None
 
     async def _send_error(
         self, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
