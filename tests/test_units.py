@@ -129,6 +129,10 @@ def test_event_stream_response_headers_and_validation() -> None:
     assert r.headers["x-accel-buffering"] == "no"
     assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert "EventStreamResponse" in repr(r)
+    repeated = trio_sse.EventStreamResponse(
+        producer, headers=trio_sse.Headers([("Link", "<a>"), ("Link", "<b>")])
+    )
+    assert repeated.headers.get_all("link") == ["<a>", "<b>"]  # duplicates kept
     with pytest.raises(TypeError, match="^producer: "):
         trio_sse.EventStreamResponse("nope")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="^retry: "):

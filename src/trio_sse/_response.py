@@ -39,6 +39,17 @@ def _check_headers(items: list[tuple[str, str]]) -> None:
             raise ValueError(f"headers: value of {name!r} is not ISO-8859-1") from None
 
 
+def header_items(headers: HeadersLike | None) -> list[tuple[str, str]]:
+    """Header fields as ``(name, value)`` pairs, duplicates and order kept."""
+    if headers is None:
+        return []
+    if isinstance(headers, Headers):
+        return headers.items_raw()
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
 class BaseResponse:
     """Common part of every response: a status code and header fields.
 
@@ -57,15 +68,7 @@ class BaseResponse:
         value: object = status  # checked at run time: handlers are often untyped
         if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 999:
             raise ValueError(f"status: must be an int from 200 to 999, got {status!r}")
-        items: list[tuple[str, str]]
-        if headers is None:
-            items = []
-        elif isinstance(headers, Headers):
-            items = headers.items_raw()
-        elif isinstance(headers, Mapping):
-            items = [(str(k), str(v)) for k, v in headers.items()]
-        else:
-            items = [(str(k), str(v)) for k, v in headers]
+        items = header_items(headers)
         _check_headers(items)
         if content_type is not None and not any(n.lower() == "content-type" for n, _ in items):
             items.insert(0, ("Content-Type", content_type))

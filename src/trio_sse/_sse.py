@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, final
 
 from ._events import ServerSentEvent, encode_comment
-from ._response import BaseResponse
+from ._response import BaseResponse, header_items
 
 if TYPE_CHECKING:
     from ._connection import HTTPConnection
@@ -117,8 +117,8 @@ class EventStreamResponse(BaseResponse):
         if not isinstance(heartbeat, _UseConfig) and heartbeat is not None and heartbeat <= 0:
             raise ValueError(f"heartbeat: must be positive or None, got {heartbeat!r}")
         defaults = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
-        extra = list(headers.items() if hasattr(headers, "items") else headers or [])  # type: ignore[union-attr]
-        names = {str(n).lower() for n, _ in extra}
+        extra = header_items(headers)
+        names = {n.lower() for n, _ in extra}
         merged = [(k, v) for k, v in defaults if k.lower() not in names] + extra
         super().__init__(status=200, headers=merged, content_type=EVENT_STREAM_CONTENT_TYPE)
         self.producer = producer
