@@ -254,6 +254,24 @@ async def test_publish_subscribe_replay_in_process(
             assert stats.last_event_id == third
 
 
+async def test_event_published_right_after_opening_is_delivered(
+    redis_server: RedisServer, stream_name: str
+) -> None:
+    """Regression: the reader used to find the stream's end only after the block had
+    started, so an event published before its first XREAD never reached local subscribers
+    (seen as a rare hang of the cross-worker test under load)."""
+    with trio.fail_after(20):
+        async with (
+            trio_sse.open_redis_broadcaster(redis_server.url, stream=stream_name) as backend,
+            backend.open_subscription() as live,
+        ):
+            # The position is known before the block starts (it was not, before the fix).
+            assert backend.connected
+            event_id = await backend.publish("right away")
+            (event,) = parse_events(await live.__anext__())
+            assert (event.data, event.last_event_id) == ("right away", event_id)
+
+
 async def test_too_old_id_is_reset_expired(redis_server: RedisServer, stream_name: str) -> None:
     with trio.fail_after(20):
         async with trio_sse.open_redis_broadcaster(

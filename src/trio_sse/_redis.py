@@ -270,7 +270,22 @@ class RedisBroadcaster(_LocalFanOut):
         max_delay: float,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Read the stream forever, reconnecting with exponential backoff."""
+        """Read the stream forever, reconnecting with exponential backoff.
+
+        Before reporting itself started, it asks Redis where the stream ends (for at most
+        ``redis_timeout``), so every entry added after the broadcaster opened reaches the
+        local subscribers, even one published before the first ``XREAD``. With Redis
+        down it starts anyway and keeps trying.
+        """
+        with trio.move_on_after(self._timeout):
+            try:
+                await self._connect()
+            except Exception as exc:
+                if not _is_connection_failure(exc):
+                    raise
+            else:
+                self._connected = True
+                logger.info("redis stream %r: reader connected", self._stream)
         task_status.started()
         delay = min_delay
         while True:
@@ -436,8 +451,11 @@ async def open_redis_broadcaster(
             app = build_app(events)  # events.stream_response(), await events.publish(...)
             await trio_sse.serve(app, port=8080)
 
-    It does not wait for Redis: the block starts at once even when Redis is down (the
-    reader keeps retrying; see the module documentation for what works meanwhile).
+    Before the block starts it asks Redis where the stream ends, for at most
+    ``redis_timeout``, so that every event published after the block opens is delivered.
+    It does not need Redis: when Redis is down the block starts anyway (at once when the
+    connection is refused) and the reader keeps retrying; see the module documentation for
+    what works meanwhile.
     Leaving the block cancels the reader and closes the client.
 
     Args:
