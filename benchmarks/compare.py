@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
+from _procfs import close_wait_on, cpu_seconds, fd_count, rss_kib
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -87,7 +88,6 @@ SERVERS: Final = ("trio-sse", "hypercorn-trio", "uvicorn", "aiohttp")
 SCENARIOS: Final = ("plain", "idle", "ticker", "churn", "cancel")
 REFERENCE: Final = "trio-sse"
 TICKER_RE: Final = re.compile(rb"^(?:trio_sse_)?tickers_active (\d+)\s*$", re.MULTILINE)
-CLOSE_WAIT: Final = "08"
 
 
 class BenchError(Exception):
@@ -192,53 +192,6 @@ METRICS: Final[dict[str, tuple[Metric, ...]]] = {
 
 
 # -- observing a process -------------------------------------------------------------------
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise BenchError(f"no VmRSS in /proc/{pid}/status")
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of *pid* (``/proc/PID/stat`` fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def close_wait_on(port: int) -> int:
-    """Server-side sockets on *port* in CLOSE_WAIT: worst of three de-duplicated looks.
-
-    ``/proc/net/tcp`` is written a page at a time; while sockets come and go a line can
-    repeat (removed: a connection's two addresses identify it) or be skipped (so: 3 looks).
-    """
-    worst = 0
-    for _ in range(3):
-        seen: set[tuple[str, str]] = set()
-        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(path, encoding="ascii") as f:
-                    lines = f.read().splitlines()[1:]
-            except FileNotFoundError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if (
-                    len(fields) >= 4
-                    and fields[3].upper() == CLOSE_WAIT
-                    and int(fields[1].rsplit(":", 1)[1], 16) == port
-                ):
-                    seen.add((fields[1], fields[2]))
-        worst = max(worst, len(seen))
-        time.sleep(0.01)
-    return worst
 
 
 def free_port() -> int:

@@ -37,11 +37,12 @@ import struct
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Final
 
 import trio
+from _procfs import cpu_seconds, fd_count, rss_kib
+from _procfs import tcp_states as server_side_states
 
 HOST: Final = "127.0.0.1"  # loopback only, by design
 OP_TIMEOUT: Final = 10.0  # one connect + first event, or one /metrics request
@@ -54,21 +55,6 @@ STARTUP_TIMEOUT: Final = 20.0
 MIN_TIME_LIMIT: Final = SHUTDOWN_BUDGET + REPORT_BUDGET + STARTUP_TIMEOUT
 STDERR_KEEP: Final = 64 * 1024
 
-CLOSE_WAIT: Final = "08"
-TCP_STATES: Final = {
-    "01": "ESTABLISHED",
-    "02": "SYN_SENT",
-    "03": "SYN_RECV",
-    "04": "FIN_WAIT1",
-    "05": "FIN_WAIT2",
-    "06": "TIME_WAIT",
-    "07": "CLOSE",
-    "08": "CLOSE_WAIT",
-    "09": "LAST_ACK",
-    "0A": "LISTEN",
-    "0B": "CLOSING",
-    "0C": "NEW_SYN_RECV",
-}
 
 SSE_REQUEST: Final = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n\r\n".encode(
     "ascii"
@@ -86,47 +72,6 @@ class BenchmarkError(Exception):
 
 
 # -- observing the server process ---------------------------------------------------------
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])  # "VmRSS:     23456 kB"
-    raise BenchmarkError(f"no VmRSS in /proc/{pid}/status")
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of *pid* (``/proc/PID/stat`` fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # fields[0] is field 3 (state)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def server_side_states(port: int) -> Counter[str]:
-    """TCP states of the sockets whose local port is *port*, from /proc/net/tcp{,6}.
-
-    The kernel writes these files a page at a time, resuming by position: while the socket
-    table changes, a line may appear twice (removed here: a connection's two addresses
-    identify it) or be skipped (so callers look more than once).
-    """
-    seen: set[tuple[str, str, str]] = set()
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path, encoding="ascii") as f:
-                lines = f.read().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            fields = line.split()  # sl local_address rem_address st ...
-            if len(fields) >= 4 and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                seen.add((fields[1], fields[2], TCP_STATES.get(fields[3].upper(), fields[3])))
-    return Counter(state for _, _, state in seen)
 
 
 # -- the load client ----------------------------------------------------------------------

@@ -59,6 +59,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 import trio
 import trio_websocket
+from _procfs import close_wait_on, fd_count
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -116,35 +117,6 @@ def proc_status(pid: int) -> dict[str, int]:
             if name in ("VmRSS", "Threads"):
                 found[name] = int(value.split()[0])
     return found
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def close_wait_on(port: int) -> int:
-    """Sockets with local port *port* in CLOSE_WAIT, de-duplicated (``/proc/net/tcp`` is
-    written a page at a time and may repeat a line while sockets come and go); the worst
-    of three looks, since it may also skip one."""
-    worst = 0
-    for _ in range(3):
-        seen: set[tuple[str, str]] = set()
-        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(path, encoding="ascii") as f:
-                    lines = f.read().splitlines()[1:]
-            except FileNotFoundError:
-                continue
-            for line in lines:
-                fields = line.split()
-                if (
-                    len(fields) >= 4
-                    and fields[3] == "08"
-                    and int(fields[1].rsplit(":", 1)[1], 16) == port
-                ):
-                    seen.add((fields[1], fields[2]))
-        worst = max(worst, len(seen))
-    return worst
 
 
 async def http_get(port: int, target: str, *, body: bytes | None = None) -> tuple[int, bytes]:
