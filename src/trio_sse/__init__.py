@@ -49,6 +49,7 @@ from ._sse import EventStreamResponse as EventStreamResponse
 from ._sse import Producer as Producer
 from ._stats import ServerStatistics as ServerStatistics
 from ._stats import render_prometheus as render_prometheus
+from ._timer import sleep_until as sleep_until
 from ._version import __version__ as __version__
 from ._websocket import WebSocketHandler as WebSocketHandler
 from ._websocket import WebSocketResponse as WebSocketResponse
@@ -97,6 +98,7 @@ __all__ = [
     "parse_events",
     "render_prometheus",
     "serve",
+    "sleep_until",
 ]
 
 

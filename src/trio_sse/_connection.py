@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import AsyncIterable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import h11
 import trio
@@ -67,6 +68,13 @@ RECEIVE_SIZE: Final = 16 * 1024
 #: the client sees our answer instead of a reset.
 DRAIN_TIMEOUT: Final = 1.0
 DRAIN_MAX_BYTES: Final = 256 * 1024
+
+#: A successful write is a cancellation point; it is also a schedule point every this many
+#: writes in a row that did not block (and whenever one blocks). Yielding on every write
+#: would cost a full trip through Trio's scheduler per event, for a fairness that the
+#: producer's own waits (its sleep, its queue) already give in practice.
+YIELD_EVERY: Final = 16
+_RAW_WRITES: Final = os.name == "posix"
 
 _REASONS: Final = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
@@ -111,6 +119,36 @@ class _StreamOutcome:
         self.shutdown = False  # the server is shutting down
 
 
+class _WriteLock:
+    """Serialises a streamed body's writes (events, heartbeats, the farewell), FIFO.
+
+    Taking it when it is free costs no checkpoint (the write that follows is one) and no
+    ``ParkingLot`` exists until two writers meet: an idle stream holds two slots, not a
+    ``trio.StrictFIFOLock`` with its queue. ``release`` hands the lock straight to the
+    first waiter, as ``trio.Lock`` does, so a cancelled waiter can never own it.
+    """
+
+    __slots__ = ("_lot", "held")
+
+    def __init__(self) -> None:
+        self.held = False
+        self._lot: trio.lowlevel.ParkingLot | None = None
+
+    async def acquire(self) -> None:
+        if not self.held:
+            self.held = True
+            return
+        if self._lot is None:
+            self._lot = trio.lowlevel.ParkingLot()
+        await self._lot.park()  # returns owning the lock: ``release`` handed it over
+
+    def release(self) -> None:
+        if self._lot:
+            self._lot.unpark()
+        else:
+            self.held = False
+
+
 def _head_size(event: h11.Request) -> int:
     # Request line plus header fields as they were on the wire (modulo optional whitespace).
     size = len(event.method) + len(event.target) + 12
@@ -124,6 +162,7 @@ class HTTPConnection:
 
     __slots__ = (
         "_body_bytes",
+        "_chunked",
         "_client",
         "_config",
         "_conn",
@@ -131,7 +170,9 @@ class HTTPConnection:
         "_interrupt",
         "_last_write",
         "_server",
+        "_sock",
         "_stream",
+        "_unyielded",
         "_write_lock",
     )
 
@@ -142,12 +183,19 @@ class HTTPConnection:
         self._config = server.config
         self._counters: _Counters = server._counters
         self._stream = stream
+        # Writes go straight to the socket's file descriptor when there is one (see
+        # ``_write``); any other stream (TLS, memory, ...) through ``send_all``.
+        self._sock: trio.socket.SocketType | None = (
+            stream.socket if _RAW_WRITES and isinstance(stream, trio.SocketStream) else None
+        )
+        self._unyielded = 0
         self._client = client
         self._conn = h11.Connection(
             h11.SERVER, max_incomplete_event_size=self._config.max_header_bytes
         )
         self._interrupt: trio.CancelScope | None = None
-        self._write_lock: trio.StrictFIFOLock | None = None
+        self._write_lock: _WriteLock | None = None
+        self._chunked = False  # this response's body is chunked and framed by write_body
         self._last_write = 0.0
         self._body_bytes = 0
 
@@ -173,9 +221,48 @@ class HTTPConnection:
         return f"{self._client[0]}:{self._client[1]}" if self._client else "-"
 
     async def _receive(self) -> bytes:
-        data = bytes(await self._stream.receive_some(RECEIVE_SIZE))
+        data = await self._read()
         self._conn.receive_data(data)
         return data
+
+    async def _read(self) -> bytes:
+        """Read what has arrived (up to ``RECEIVE_SIZE`` bytes); ``b""`` at EOF.
+
+        On a socket: ``read()`` on its file descriptor, waiting with
+        ``trio.lowlevel.wait_readable`` only when nothing is there (the same checkpoint
+        rules as :meth:`_write`). Otherwise ``receive_some``.
+
+        Raises:
+            trio.BrokenResourceError: the connection was reset (or the socket closed).
+        """
+        sock = self._sock
+        if sock is None:
+            return bytes(await self._stream.receive_some(RECEIVE_SIZE))
+        await trio.lowlevel.checkpoint_if_cancelled()
+        fd = sock.fileno()
+        try:
+            data = os.read(fd, RECEIVE_SIZE)
+        except BlockingIOError:
+            self._unyielded = 0
+            return await self._read_when_ready(fd)
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket read failed: {exc}") from exc
+        self._unyielded += 1
+        if self._unyielded >= YIELD_EVERY:
+            self._unyielded = 0
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        return data
+
+    @staticmethod
+    async def _read_when_ready(fd: int) -> bytes:
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                return os.read(fd, RECEIVE_SIZE)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise trio.BrokenResourceError(f"socket read failed: {exc}") from exc
 
     async def _next_event(self) -> h11.Event:
         conn = self._conn
@@ -339,15 +426,64 @@ class HTTPConnection:
         else:
             data = b"".join([conn.send(ev) or b"" for ev in events])
         try:
-            with trio.move_on_after(self._config.send_timeout) as timer:
-                await self._stream.send_all(data)
+            await self._write(data)
         except BaseException:
             conn.send_failed()
             raise
+
+    async def _write(self, data: bytes) -> None:
+        """Write *data* completely, within ``send_timeout`` once the socket is full.
+
+        On a socket this is one ``write()`` system call in the common case: Trio's
+        ``send_all`` would add a conflict detector, an async context manager, a cancel scope
+        for the timeout and a trip through the scheduler to every event. Here a write that
+        completes is a cancellation point (and a schedule point every ``YIELD_EVERY``
+        writes); only a write that would block waits, with ``trio.lowlevel.wait_writable``,
+        and only that wait is bounded by ``send_timeout``.
+
+        Raises:
+            trio.BrokenResourceError: the peer is gone (or the socket is closed).
+            SlowClientError: the client did not read within ``send_timeout``.
+        """
+        sock = self._sock
+        timeout = self._config.send_timeout
+        if sock is None:
+            with trio.move_on_after(timeout) as timer:
+                await self._stream.send_all(data)
+            if timer.cancelled_caught:
+                self._slow_client()
+            return
+        await trio.lowlevel.checkpoint_if_cancelled()
+        fd = sock.fileno()
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
+        if sent == len(data):
+            self._unyielded += 1
+            if self._unyielded >= YIELD_EVERY:
+                self._unyielded = 0
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        self._unyielded = 0
+        view = memoryview(data)[sent:]
+        with trio.move_on_after(timeout) as timer:
+            while view:
+                await trio.lowlevel.wait_writable(fd)
+                try:
+                    view = view[os.write(fd, view) :]
+                except BlockingIOError:
+                    pass
+                except OSError as exc:
+                    raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
         if timer.cancelled_caught:
-            conn.send_failed()
-            self._counters.slow_clients_dropped += 1
-            raise SlowClientError("the client did not read within send_timeout")
+            self._slow_client()
+
+    def _slow_client(self) -> NoReturn:
+        self._counters.slow_clients_dropped += 1
+        raise SlowClientError("the client did not read within send_timeout")
 
     async def _send_response(self, request: Request, response: BaseResponse) -> tuple[int, int]:
         """Write *response*; return (status, body bytes sent)."""
@@ -362,6 +498,13 @@ class HTTPConnection:
                 return status, 0
             await self._send_events(head, h11.Data(data=body), h11.EndOfMessage())
             return status, len(body)
+        # A body of unknown length: chunked for an HTTP/1.1 client (asked for explicitly, so
+        # write_body can frame the chunks itself), closed-delimited for HTTP/1.0 (h11).
+        self._chunked = request.http_version == "1.1" and not any(
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in headers
+        )
+        if self._chunked:
+            headers.append((b"transfer-encoding", b"chunked"))
         await self._send_events(self._head(status, headers, None))
         if request.method == "HEAD":
             await self._send_events(h11.EndOfMessage())
@@ -384,16 +527,26 @@ class HTTPConnection:
         lock = self._write_lock
         assert lock is not None, "write_body outside a streamed response"
         # Hot path (one call per event): take the lock without a checkpoint of its own when
-        # it is free (send_all below is the checkpoint), and wait only when it is contended.
-        try:
-            lock.acquire_nowait()
-        except trio.WouldBlock:
+        # it is free (the write below is the checkpoint), and wait only when it is contended.
+        if lock.held:
             await lock.acquire()
+        else:
+            lock.held = True
         try:
-            if self._conn.our_state is not h11.SEND_BODY:
+            conn = self._conn
+            if conn.our_state is not h11.SEND_BODY:
                 raise ConnectionClosed("the stream is closed")
             try:
-                await self._send_events(h11.Data(data=data))
+                if self._chunked:
+                    # h11 chose chunked framing (we asked for it in the head); its writer
+                    # keeps no state for data, so frame here and save a trip through it.
+                    try:
+                        await self._write(b"%x\r\n%b\r\n" % (len(data), data))
+                    except BaseException:
+                        conn.send_failed()
+                        raise
+                else:
+                    await self._send_events(h11.Data(data=data))
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ConnectionClosed("the client disconnected") from exc
             self._last_write = trio.current_time()
@@ -417,7 +570,7 @@ class HTTPConnection:
         self._body_bytes = 0
         outcome = _StreamOutcome()
         counters = self._counters
-        self._write_lock = trio.StrictFIFOLock()
+        self._write_lock = _WriteLock()
         self._last_write = trio.current_time()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._run_producer, produce, nursery.cancel_scope, outcome)
@@ -479,7 +632,8 @@ class HTTPConnection:
         if self._server.shutting_down:
             outcome.shutdown = True
             return
-        stream = self._stream
+        sock = self._sock
+        fd = -1 if sock is None else sock.fileno()
         conn = self._conn
         limit = self._config.max_header_bytes
         received = 0
@@ -495,7 +649,10 @@ class HTTPConnection:
                 deadline = math.inf if heartbeat is None else self._last_write + heartbeat
                 with trio.CancelScope(deadline=deadline) as timer:
                     self._interrupt = timer
-                    data = await stream.receive_some(RECEIVE_SIZE)
+                    if fd < 0:
+                        data = await self._read()
+                    else:  # the shortest stack for a task that waits for hours
+                        data = await self._read_when_ready(fd)
                 self._interrupt = None
                 if timer.cancelled_caught:
                     if heartbeat is None or trio.current_time() < deadline:
@@ -504,7 +661,7 @@ class HTTPConnection:
                     # Idle: nothing read, nothing written since the deadline was set?
                     lock = self._write_lock
                     if trio.current_time() >= self._last_write + heartbeat and not (
-                        lock is not None and lock.locked()
+                        lock is not None and lock.held
                     ):
                         await self.write_body(heartbeat_bytes)
                         if counts_as_event:

@@ -75,6 +75,7 @@ names the page, so that ``/demo/drop`` can find its connections.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -95,6 +96,7 @@ from ._routing import Router
 from ._server import current_server
 from ._sse import EventStream, EventStreamResponse
 from ._stats import render_prometheus
+from ._timer import sleep_until
 from ._websocket import WebSocketResponse
 
 if TYPE_CHECKING:
@@ -155,7 +157,7 @@ async def seed_ticker(stream: EventStream, interval: float = DEFAULT_INTERVAL) -
     tick = 0
     while True:
         tick += 1
-        await trio.sleep_until(start + tick * interval)
+        await sleep_until(start + tick * interval)
         n += 1
         await stream.send(ServerSentEvent("hello", event="message", id=str(n)))
 
@@ -363,7 +365,7 @@ class _WebSocketDemo:
                 tick = 0
             with trio.CancelScope() as wake:
                 self._wake = wake
-                await trio.sleep_until(start + (tick + 1) * self.interval)
+                await sleep_until(start + (tick + 1) * self.interval)
             self._wake = None
             if wake.cancelled_caught:
                 continue
@@ -578,8 +580,7 @@ def build_demo_app(
         raise ValueError(f"interval: must be positive, got {interval!r}")
     router = Router()
 
-    async def ticker(stream: EventStream) -> None:
-        await seed_ticker(stream, interval)
+    ticker = functools.partial(seed_ticker, interval=interval)
 
     @router.route("/", methods=None)
     async def index(request: Request) -> BaseResponse:

@@ -3,10 +3,12 @@
 Task tree (every task has a parent nursery; nothing is detached)::
 
     serve() / Server.serve_listeners()
-    └── connection nursery
-        ├── accept nursery ── one accept loop per listener
-        └── one task per connection, inside its own shielded cancel scope
-            └── (streamed responses) a nursery with the producer task
+    └── service nursery
+        ├── the shared timer of ``trio_sse.sleep_until`` (shielded; stopped last)
+        └── connection nursery
+            ├── accept nursery ── one accept loop per listener
+            └── one task per connection, inside its own shielded cancel scope
+                └── (streamed responses) a nursery with the producer task
 
 Shutdown: when ``serve`` is cancelled (or fails), the accept loops stop first. Then every
 connection is told to finish (idle keep-alive connections close at once, streams send their
@@ -29,6 +31,7 @@ import trio
 from ._config import Config
 from ._connection import HTTPConnection, drain_and_close
 from ._stats import ServerStatistics, _Counters
+from ._timer import TimerService, _current_timer
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -123,6 +126,7 @@ class Server:
         "_shutdown_deadline",
         "_shutting_down",
         "_socket_options",
+        "_timer",
         "app",
         "config",
     )
@@ -136,6 +140,7 @@ class Server:
         self._listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
         self._shutting_down = False
         self._shutdown_deadline = float("inf")
+        self._timer = TimerService()
 
     @property
     def listeners(self) -> list[trio.abc.Listener[trio.abc.Stream]]:
@@ -183,16 +188,25 @@ class Server:
             raise ValueError("listeners: need at least one listener")
         self._listeners = list(listeners)
         try:
-            async with trio.open_nursery() as connection_nursery:
+            async with trio.open_nursery() as service_nursery:
+                owns_timer = not self._timer.running  # serve_listeners may run twice at once
+                if owns_timer:
+                    await service_nursery.start(self._timer.run)
                 try:
-                    async with trio.open_nursery() as accept_nursery:
-                        for listener in listeners:
-                            accept_nursery.start_soon(
-                                self._accept_loop, listener, connection_nursery
-                            )
-                        task_status.started(self)
+                    async with trio.open_nursery() as connection_nursery:
+                        try:
+                            async with trio.open_nursery() as accept_nursery:
+                                for listener in listeners:
+                                    accept_nursery.start_soon(
+                                        self._accept_loop, listener, connection_nursery
+                                    )
+                                task_status.started(self)
+                        finally:
+                            self._begin_shutdown()
                 finally:
-                    self._begin_shutdown()
+                    # Every connection has ended: nothing of ours sleeps on the timer now.
+                    if owns_timer:
+                        self._timer.stop()
         finally:
             with trio.CancelScope(shield=True):
                 for listener in listeners:
@@ -239,6 +253,8 @@ class Server:
         counters = self._counters
         counters.connections_total += 1
         _current_server.set(self)  # this task's context only: trio gives each task a copy
+        if self._timer.running:
+            _current_timer.set(self._timer)
         try:
             with scope:
                 if counters.connections_open >= self.config.max_connections:

@@ -7,6 +7,7 @@ farewell on shutdown, and the counters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, final
 
@@ -136,11 +137,14 @@ class EventStreamResponse(BaseResponse):
         )
         producer = self.producer
         retry = self.retry
+        produce: Callable[[], Awaitable[None]]
+        if retry is None:
+            produce = functools.partial(producer, stream)  # no wrapper frame on the stack
+        else:
 
-        async def produce() -> None:
-            if retry is not None:
+            async def produce() -> None:
                 await stream.send(ServerSentEvent(retry=retry))
-            await producer(stream)
+                await producer(stream)
 
         counters.event_streams_open += 1
         try:

@@ -1,0 +1,174 @@
+"""One shared timer for the many tickers of a server: :func:`trio_sse.sleep_until`.
+
+Why: ``trio.sleep_until`` implements every sleep as a cancel scope whose deadline cancels
+it, so each wake-up raises and catches a ``Cancelled`` exception and adds and prunes an
+entry of the runner's deadline heap. That is about 27 µs of CPU per wake-up on the
+benchmark machine; with thousands of streams ticking every 100 ms it is the largest single
+cost of a tick. Here a sleeper instead parks with ``trio.lowlevel.wait_task_rescheduled``
+and puts itself on a heap; one service task per server sleeps until the earliest deadline
+and wakes every sleeper that is due with a plain ``reschedule``: about 12 µs per wake-up,
+less the more sleepers are due together.
+
+Structure is kept: the sleepers are ordinary tasks in their own nurseries (a stream's
+ticker stays a child of its connection); cancelling one goes through its abort function,
+which takes it off the heap at once, so a disconnect still stops a ticker immediately. The
+service task runs in the server's own nursery, shielded, and is stopped only after the
+last connection has ended; if anything still sleeps then (a task that outlived its
+connection), it is woken and finishes its sleep with ``trio.sleep_until``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import itertools
+import math
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["TimerService", "sleep_until"]
+
+#: Dead (cancelled) entries are dropped from the heap once there are more than this many
+#: and they outnumber the live ones (long intervals with high churn would otherwise keep
+#: one entry per departed client until its deadline).
+_COMPACT_MIN: Final = 1024
+
+# [deadline, sequence number, task or None once woken/cancelled]
+_Entry = list[object]
+
+
+class TimerService:
+    """Wakes parked tasks at their deadlines. Internal: one per :class:`Server`."""
+
+    __slots__ = ("_dead", "_heap", "_running", "_scope", "_seq", "_stop")
+
+    def __init__(self) -> None:
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._scope: trio.CancelScope | None = None  # the service's current sleep
+        self._stop: trio.CancelScope | None = None
+        self._running = False
+        self._dead = 0
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def __len__(self) -> int:
+        """Tasks currently parked here."""
+        return len(self._heap) - self._dead
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve sleepers until :meth:`stop` (shielded from outer cancellation)."""
+        heap = self._heap
+        with trio.CancelScope(shield=True) as self._stop:
+            self._running = True
+            task_status.started()
+            try:
+                while True:
+                    deadline = heap[0][0] if heap else math.inf
+                    with trio.CancelScope(deadline=deadline) as self._scope:  # type: ignore[arg-type]
+                        await trio.sleep_forever()
+                    self._scope = None
+                    now = trio.current_time()
+                    while heap and heap[0][0] <= now:  # type: ignore[operator]
+                        entry = heapq.heappop(heap)
+                        task = entry[2]
+                        if task is None:
+                            self._dead -= 1
+                        else:
+                            entry[2] = None
+                            trio.lowlevel.reschedule(task)  # type: ignore[arg-type]
+            finally:
+                self._running = False
+                self._scope = None
+                # Anything still parked outlived the server's connections: let it finish
+                # its sleep on trio's own timer (see ``sleep_until``).
+                for entry in heap:
+                    task = entry[2]
+                    if task is not None:
+                        entry[2] = None
+                        trio.lowlevel.reschedule(task)  # type: ignore[arg-type]
+                heap.clear()
+                self._dead = 0
+
+    def stop(self) -> None:
+        """Stop :meth:`run` (sync)."""
+        if self._stop is not None:
+            self._stop.cancel()
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until *deadline* on this timer (trio's if it is not running)."""
+        if math.isnan(deadline):
+            raise ValueError("deadline: must not be NaN")
+        if self._running:
+            if deadline <= trio.current_time():
+                await trio.lowlevel.checkpoint()
+                return
+            await trio.lowlevel.wait_task_rescheduled(self._park(deadline))
+            if trio.current_time() >= deadline:
+                return
+            # Woken early: only the service stopping does that. Finish on trio's timer.
+        await trio.sleep_until(deadline)
+
+    def _park(self, deadline: float) -> Callable[[trio.lowlevel.RaiseCancelT], trio.lowlevel.Abort]:
+        """Put the current task on the heap; return its abort function."""
+        entry: _Entry = [deadline, next(self._seq), trio.lowlevel.current_task()]
+        heap = self._heap
+        heapq.heappush(heap, entry)
+        scope = self._scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+
+        def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+            entry[2] = None
+            self._dead += 1
+            if self._dead > _COMPACT_MIN and self._dead * 2 > len(heap):
+                heap[:] = [e for e in heap if e[2] is not None]
+                heapq.heapify(heap)
+                self._dead = 0
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return abort
+
+
+_current_timer: contextvars.ContextVar[TimerService] = contextvars.ContextVar("trio_sse_timer")
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until *deadline* (``trio.current_time()`` units): ``trio.sleep_until``, cheaper.
+
+    Inside a trio-sse connection (a handler, a stream's producer, and the tasks they start)
+    the sleep is served by the server's shared timer: one service task wakes every sleeper
+    that is due, with no cancel scope and no ``Cancelled`` exception per wake-up, which
+    makes a tick of thousands of periodic streams about twice as cheap. Elsewhere it is
+    exactly ``trio.sleep_until``.
+
+    Semantics are those of ``trio.sleep_until``: it is a checkpoint, a deadline in the past
+    returns after yielding once, and cancellation (a client disconnecting) interrupts it at
+    once with ``trio.Cancelled``. It works with ``trio.testing.MockClock`` and
+    ``autojump_clock``.
+
+    Args:
+        deadline: When to wake up, on Trio's clock.
+
+    Raises:
+        ValueError: *deadline* is NaN.
+    """
+    if math.isnan(deadline):
+        raise ValueError("deadline: must not be NaN")
+    timer = _current_timer.get(None)
+    if timer is None or not timer._running:
+        await trio.sleep_until(deadline)
+        return
+    # TimerService.sleep_until, inlined: one coroutine fewer on every sleeping stack.
+    if deadline <= trio.current_time():
+        await trio.lowlevel.checkpoint()
+        return
+    await trio.lowlevel.wait_task_rescheduled(timer._park(deadline))
+    if trio.current_time() < deadline:  # the service stopped: finish on trio's timer
+        await trio.sleep_until(deadline)
