@@ -5,16 +5,17 @@ Task tree (every task has a parent nursery; nothing is detached)::
     serve() / Server.serve_listeners()
     └── service nursery
         ├── the shared timer of ``trio_sse.sleep_until`` (shielded; stopped last)
-        └── connection nursery
-            ├── accept nursery ── one accept loop per listener
-            └── one task per connection, inside its own shielded cancel scope
-                └── (streamed responses) a nursery with the producer task
+        ├── the connection host: one shielded cancel scope around the connection nursery
+        │   └── one task per connection
+        │       └── (streamed responses) a nursery with the producer task
+        └── (in the body of serve_listeners) accept nursery ── one accept loop per listener
 
 Shutdown: when ``serve`` is cancelled (or fails), the accept loops stop first. Then every
 connection is told to finish (idle keep-alive connections close at once, streams send their
-farewell), and each connection scope gets the deadline ``now + shutdown_grace_period``; the
-shield keeps the outer cancellation from reaching them before that. When the last connection
-has ended, the cancellation continues outward.
+farewell), and the connection host's scope gets the deadline ``now +
+shutdown_grace_period``; its shield keeps the outer cancellation from reaching the
+connections before that. When the last connection has ended, the timer stops and the
+cancellation continues outward.
 """
 
 from __future__ import annotations
@@ -120,10 +121,11 @@ class Server:
     """
 
     __slots__ = (
+        "_connection_scope",
         "_connections",
         "_counters",
         "_listeners",
-        "_shutdown_deadline",
+        "_shutdown_started",
         "_shutting_down",
         "_socket_options",
         "_timer",
@@ -136,10 +138,11 @@ class Server:
         self.config = config if config is not None else Config()
         self._counters = _Counters()
         self._socket_options = _socket_options(self.config)
-        self._connections: dict[HTTPConnection, trio.CancelScope] = {}
+        self._connections: set[HTTPConnection] = set()
         self._listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
         self._shutting_down = False
-        self._shutdown_deadline = float("inf")
+        self._connection_scope: trio.CancelScope | None = None
+        self._shutdown_started = trio.Event()
         self._timer = TimerService()
 
     @property
@@ -192,21 +195,18 @@ class Server:
                 owns_timer = not self._timer.running  # serve_listeners may run twice at once
                 if owns_timer:
                     await service_nursery.start(self._timer.run)
+                connection_nursery: trio.Nursery = await service_nursery.start(
+                    self._host_connections, owns_timer
+                )
                 try:
-                    async with trio.open_nursery() as connection_nursery:
-                        try:
-                            async with trio.open_nursery() as accept_nursery:
-                                for listener in listeners:
-                                    accept_nursery.start_soon(
-                                        self._accept_loop, listener, connection_nursery
-                                    )
-                                task_status.started(self)
-                        finally:
-                            self._begin_shutdown()
+                    async with trio.open_nursery() as accept_nursery:
+                        for listener in listeners:
+                            accept_nursery.start_soon(
+                                self._accept_loop, listener, connection_nursery
+                            )
+                        task_status.started(self)
                 finally:
-                    # Every connection has ended: nothing of ours sleeps on the timer now.
-                    if owns_timer:
-                        self._timer.stop()
+                    self._begin_shutdown()
         finally:
             with trio.CancelScope(shield=True):
                 for listener in listeners:
@@ -231,6 +231,25 @@ class Server:
                 raise
             nursery.start_soon(self._serve_accepted, stream)
 
+    async def _host_connections(
+        self, stop_timer: bool, *, task_status: trio.TaskStatus[trio.Nursery]
+    ) -> None:
+        """Open the connection nursery, shielded, and keep it open until shutdown.
+
+        One shielded scope for all connections (not one per connection, which every open
+        stream would pay for): the server's cancellation does not reach them; shutdown
+        gives this scope the grace-period deadline instead.
+        """
+        try:
+            with trio.CancelScope(shield=True) as self._connection_scope:
+                async with trio.open_nursery() as nursery:
+                    task_status.started(nursery)
+                    await self._shutdown_started.wait()
+                # Every connection has ended here (or was cancelled at the deadline).
+        finally:
+            if stop_timer:  # nothing of ours sleeps on the timer any more
+                self._timer.stop()
+
     async def serve_stream(
         self, stream: trio.abc.Stream, *, client: tuple[str, int] | None = None
     ) -> None:
@@ -245,47 +264,43 @@ class Server:
             stream: The connection's byte stream.
             client: The peer address to report; read from the socket when omitted.
         """
-        await self._serve(stream, client, trio.CancelScope())
+        await self._serve(stream, client)
 
-    async def _serve(
-        self, stream: trio.abc.Stream, client: tuple[str, int] | None, scope: trio.CancelScope
-    ) -> None:
+    async def _serve(self, stream: trio.abc.Stream, client: tuple[str, int] | None) -> None:
         counters = self._counters
         counters.connections_total += 1
         _current_server.set(self)  # this task's context only: trio gives each task a copy
         if self._timer.running:
             _current_timer.set(self._timer)
         try:
-            with scope:
-                if counters.connections_open >= self.config.max_connections:
-                    counters.connections_rejected += 1
-                    counters.count_response(503)
-                    await self._reject_overloaded(stream)
-                    return
-                counters.connections_open += 1
-                connection = HTTPConnection(self, stream, client or _peer_of(stream))
-                self._connections[connection] = scope
-                try:
-                    if self._shutting_down:
-                        connection.begin_shutdown()
-                    await connection.run()
-                finally:
-                    del self._connections[connection]
-                    counters.connections_open -= 1
+            if counters.connections_open >= self.config.max_connections:
+                counters.connections_rejected += 1
+                counters.count_response(503)
+                await self._reject_overloaded(stream)
+                return
+            counters.connections_open += 1
+            connection = HTTPConnection(self, stream, client or _peer_of(stream))
+            self._connections.add(connection)
+            try:
+                if self._shutting_down:
+                    connection.begin_shutdown()
+                await connection.run()
+            finally:
+                self._connections.discard(connection)
+                counters.connections_open -= 1
         finally:
             await trio.aclose_forcefully(stream)
 
     async def _serve_accepted(self, stream: trio.abc.Stream) -> None:
-        # Shielded from the server's cancellation: shutdown sets this scope's deadline to
-        # the end of the grace period instead (see the module docstring).
-        scope = trio.CancelScope(shield=True, deadline=self._shutdown_deadline)
+        # Runs in the connection nursery, whose shielded scope gets the grace-period
+        # deadline at shutdown (see ``_host_connections`` and the module docstring).
         if isinstance(stream, trio.SocketStream) and stream.socket.family != socket.AF_UNIX:
             try:
                 for level, option, value in self._socket_options:
                     stream.setsockopt(level, option, value)
             except OSError as exc:  # e.g. the peer reset already: serving will notice
                 logger.debug("setsockopt failed on an accepted socket: %s", exc)
-        await self._serve(stream, None, scope)
+        await self._serve(stream, None)
 
     async def _reject_overloaded(self, stream: trio.abc.Stream) -> None:
         try:
@@ -299,15 +314,17 @@ class Server:
         if self._shutting_down:
             return
         self._shutting_down = True
-        self._shutdown_deadline = trio.current_time() + self.config.shutdown_grace_period
+        grace = self.config.shutdown_grace_period
         if self._connections:
             logger.info(
                 "shutting down: %d open connection(s), grace period %.1f s",
                 len(self._connections),
-                self.config.shutdown_grace_period,
+                grace,
             )
-        for connection, scope in self._connections.items():
-            scope.deadline = self._shutdown_deadline
+        if self._connection_scope is not None:
+            self._connection_scope.deadline = trio.current_time() + grace
+        self._shutdown_started.set()
+        for connection in list(self._connections):
             connection.begin_shutdown()
 
 
