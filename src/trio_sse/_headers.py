@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TypeAlias, final
+from typing import TypeAlias, TypeVar, final, overload
 
 __all__ = ["Headers", "HeadersLike"]
+
+_T = TypeVar("_T")
 
 HeadersLike: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
 """Header fields given by a handler: a mapping, or ``(name, value)`` pairs (duplicates kept)."""
@@ -25,7 +27,9 @@ class Headers(Mapping[str, str]):
             bytes from the wire are decoded as ISO-8859-1, the only lossless choice.
     """
 
-    __slots__ = ("_index", "_items")
+    # Two tuples and no index: a request's few fields are found faster by a scan than by
+    # hashing, and an open stream keeps its request (and so its headers) for hours.
+    __slots__ = ("_items", "_lower")
 
     def __init__(self, items: HeadersLike | None = None) -> None:
         pairs: list[tuple[str, str]]
@@ -36,32 +40,53 @@ class Headers(Mapping[str, str]):
         else:
             pairs = [(str(k), str(v)) for k, v in items]
         self._items: tuple[tuple[str, str], ...] = tuple(pairs)
-        index: dict[str, list[str]] = {}
-        for name, value in pairs:
-            index.setdefault(name.lower(), []).append(value)
-        self._index = index
+        lower = tuple([name.lower() for name, _ in pairs])
+        # Share the name strings when they are lowercase already (always, from h11).
+        self._lower: tuple[str, ...] = (
+            tuple([name for name, _ in pairs])
+            if all(a == b for a, (b, _) in zip(lower, pairs, strict=True))
+            else lower
+        )
 
     @classmethod
     def _from_h11(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
         # h11 gives lowercase names already; decode once, latin-1 is lossless.
         return cls([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
 
+    def _values(self, name: str) -> list[str]:
+        key = name.lower()
+        items = self._items
+        return [items[i][1] for i, n in enumerate(self._lower) if n == key]
+
     def __getitem__(self, name: str) -> str:
-        values = self._index[name.lower()]
+        values = self._values(name)
+        if not values:
+            raise KeyError(name)
+        return values[0] if len(values) == 1 else ", ".join(values)
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | _T) -> str | _T: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        """Return the value of *name* (values joined with ``", "``), or *default*."""
+        values = self._values(name)
+        if not values:
+            return default
         return values[0] if len(values) == 1 else ", ".join(values)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
+        return isinstance(name, str) and name.lower() in self._lower
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
+        return iter(dict.fromkeys(self._lower))
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(set(self._lower))
 
     def get_all(self, name: str) -> list[str]:
         """Return every value of *name* in arrival order (an empty list if absent)."""
-        return list(self._index.get(name.lower(), ()))
+        return self._values(name)
 
     def items_raw(self) -> list[tuple[str, str]]:
         """Return every ``(name, value)`` field in arrival order, duplicates included."""
@@ -72,7 +97,13 @@ class Headers(Mapping[str, str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
-            return self._index == other._index
+            return self._grouped() == other._grouped()
         return super().__eq__(other)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def _grouped(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for key, (_, value) in zip(self._lower, self._items, strict=True):
+            grouped.setdefault(key, []).append(value)
+        return grouped
