@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._server import Server
+    from ._sse import _StreamSetup
     from ._stats import _Counters
 
 __all__ = ["HTTPConnection"]
@@ -207,9 +208,38 @@ class HTTPConnection:
             self._interrupt.cancel()
 
     async def run(self) -> None:
-        """Serve requests until the connection closes. Never raises ``Exception``."""
+        """Serve requests until the connection closes. Never raises ``Exception``.
+
+        The request loop itself (one frame fewer on the stack of every open stream).
+        """
+        conn = self._conn
+        first = True
         try:
-            await self._request_loop()
+            while True:
+                started = trio.current_time()
+                if not first and not conn.trailing_data[0]:
+                    # Idle keep-alive: wait for the first byte of the next request, or close.
+                    if self._server.shutting_down:
+                        return
+                    with trio.move_on_after(self._config.keepalive_timeout) as idle:
+                        self._interrupt = idle
+                        data = await self._receive()
+                    self._interrupt = None
+                    if idle.cancelled_caught or not data:
+                        return
+                    started = trio.current_time()
+                try:
+                    keep_alive = await self._handle(started)
+                except h11.RemoteProtocolError as exc:
+                    await self._send_error(exc.error_status_hint, str(exc))
+                    return
+                except _HTTPError as exc:
+                    await self._send_error(exc.status, exc.detail)
+                    return
+                if not keep_alive:
+                    return
+                first = False
+                conn.start_next_cycle()
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
             pass
         except Exception:
@@ -273,42 +303,6 @@ class HTTPConnection:
                 continue
             return event  # type: ignore[return-value]
 
-    async def _request_loop(self) -> None:
-        conn = self._conn
-        first = True
-        while True:
-            started = trio.current_time()
-            if not first and not conn.trailing_data[0]:
-                # Idle keep-alive: wait for the first byte of the next request, or close.
-                if self._server.shutting_down:
-                    return
-                with trio.move_on_after(self._config.keepalive_timeout) as idle:
-                    self._interrupt = idle
-                    data = await self._receive()
-                self._interrupt = None
-                if idle.cancelled_caught or not data:
-                    return
-                started = trio.current_time()
-            try:
-                with trio.move_on_at(started + self._config.request_head_timeout) as head:
-                    event = await self._next_event()
-                if head.cancelled_caught:
-                    raise _HTTPError(408, "request head timeout")
-                if isinstance(event, h11.ConnectionClosed):
-                    return
-                assert isinstance(event, h11.Request)
-                keep_alive = await self._handle(event)
-            except h11.RemoteProtocolError as exc:
-                await self._send_error(exc.error_status_hint, str(exc))
-                return
-            except _HTTPError as exc:
-                await self._send_error(exc.status, exc.detail)
-                return
-            if not keep_alive:
-                return
-            first = False
-            conn.start_next_cycle()
-
     async def _read_body(self, event: h11.Request, headers: Headers) -> bytes:
         limit = self._config.max_body_bytes
         length = headers.get("content-length")
@@ -339,8 +333,15 @@ class HTTPConnection:
             raise _HTTPError(408, "request body timeout")
         return b"".join(chunks)
 
-    async def _handle(self, event: h11.Request) -> bool:
-        """Serve one request; return whether the connection may be reused."""
+    async def _handle(self, started: float) -> bool:
+        """Read and serve one request; return whether the connection may be reused."""
+        with trio.move_on_at(started + self._config.request_head_timeout) as head:
+            event = await self._next_event()
+        if head.cancelled_caught:
+            raise _HTTPError(408, "request head timeout")
+        if isinstance(event, h11.ConnectionClosed):
+            return False
+        assert isinstance(event, h11.Request)
         counters = self._counters
         counters.requests_total += 1
         t0 = time.perf_counter()
@@ -368,9 +369,14 @@ class HTTPConnection:
                 # The connection leaves HTTP for good: h11 never writes the 101 or more.
                 status, sent = await response._run_session(self, event, request)
             else:
-                status, sent = await self._send_response(request, refusal)
+                status, sent = await self._send_response(request, [refusal])
         else:
-            status, sent = await self._send_response(request, response)
+            # Held for the response's whole life (hours for a stream), so keep nothing the
+            # response does not need: not h11's request event, not the response object.
+            del event
+            pending = [response]
+            del response
+            status, sent = await self._send_response(request, pending)
         if access_logger.isEnabledFor(logging.INFO):
             access_logger.info(
                 '%s - "%s %s HTTP/%s" %d %d %.1fms',
@@ -485,8 +491,14 @@ class HTTPConnection:
         self._counters.slow_clients_dropped += 1
         raise SlowClientError("the client did not read within send_timeout")
 
-    async def _send_response(self, request: Request, response: BaseResponse) -> tuple[int, int]:
-        """Write *response*; return (status, body bytes sent)."""
+    async def _send_response(
+        self, request: Request, pending: list[BaseResponse]
+    ) -> tuple[int, int]:
+        """Write the response in *pending* (taken out of it); return (status, body bytes).
+
+        The response comes in a list so that no frame keeps it alive while a stream runs.
+        """
+        response = pending.pop()
         status = response.status
         self._counters.count_response(status)
         headers = response._h11_headers()
@@ -506,16 +518,32 @@ class HTTPConnection:
         if self._chunked:
             headers.append((b"transfer-encoding", b"chunked"))
         await self._send_events(self._head(status, headers, None))
+        del headers
         if request.method == "HEAD":
             await self._send_events(h11.EndOfMessage())
             return status, 0
-        stream_fn = getattr(response, "_run_stream", None)
         if isinstance(response, StreamingResponse):
-            return status, await self._stream_body(_iterate(self, response))
-        if stream_fn is not None:  # EventStreamResponse (``_sse.py``) drives its own body
-            sent: int = await stream_fn(self, request)
-            return status, sent
-        raise TypeError(f"unsupported response type {type(response).__name__}")
+            produce = _iterate(self, response)
+            del response
+            return status, await self._stream_body(produce)
+        setup = getattr(response, "_stream_setup", None)
+        if setup is None:
+            raise TypeError(f"unsupported response type {type(response).__name__}")
+        # EventStreamResponse (``_sse.py``): its producer, heartbeat and farewell.
+        stream: _StreamSetup = setup(self, request)
+        del response, setup
+        counters = self._counters
+        counters.event_streams_open += 1
+        try:
+            return status, await self._stream_body(
+                stream.produce,
+                heartbeat=stream.heartbeat,
+                heartbeat_bytes=stream.heartbeat_bytes,
+                farewell=stream.farewell,
+                counts_as_event=True,
+            )
+        finally:
+            counters.event_streams_open -= 1
 
     async def write_body(self, data: bytes) -> None:
         """Write one piece of a streamed body, flushed; serialised with heartbeats.

@@ -229,7 +229,7 @@ class Server:
                     await trio.sleep(_ACCEPT_RETRY_SLEEP)
                     continue
                 raise
-            nursery.start_soon(self._serve_accepted, stream)
+            nursery.start_soon(self._serve, stream, None, True)
 
     async def _host_connections(
         self, stop_timer: bool, *, task_status: trio.TaskStatus[trio.Nursery]
@@ -266,12 +266,26 @@ class Server:
         """
         await self._serve(stream, client)
 
-    async def _serve(self, stream: trio.abc.Stream, client: tuple[str, int] | None) -> None:
+    async def _serve(
+        self, stream: trio.abc.Stream, client: tuple[str, int] | None, accepted: bool = False
+    ) -> None:
+        # An *accepted* connection runs in the connection nursery, whose shielded scope
+        # gets the grace-period deadline at shutdown (``_host_connections``).
         counters = self._counters
         counters.connections_total += 1
         _current_server.set(self)  # this task's context only: trio gives each task a copy
         if self._timer.running:
             _current_timer.set(self._timer)
+        if (
+            accepted
+            and isinstance(stream, trio.SocketStream)
+            and stream.socket.family != socket.AF_UNIX
+        ):
+            try:
+                for level, option, value in self._socket_options:
+                    stream.setsockopt(level, option, value)
+            except OSError as exc:  # e.g. the peer reset already: serving will notice
+                logger.debug("setsockopt failed on an accepted socket: %s", exc)
         try:
             if counters.connections_open >= self.config.max_connections:
                 counters.connections_rejected += 1
@@ -290,17 +304,6 @@ class Server:
                 counters.connections_open -= 1
         finally:
             await trio.aclose_forcefully(stream)
-
-    async def _serve_accepted(self, stream: trio.abc.Stream) -> None:
-        # Runs in the connection nursery, whose shielded scope gets the grace-period
-        # deadline at shutdown (see ``_host_connections`` and the module docstring).
-        if isinstance(stream, trio.SocketStream) and stream.socket.family != socket.AF_UNIX:
-            try:
-                for level, option, value in self._socket_options:
-                    stream.setsockopt(level, option, value)
-            except OSError as exc:  # e.g. the peer reset already: serving will notice
-                logger.debug("setsockopt failed on an accepted socket: %s", exc)
-        await self._serve(stream, None)
 
     async def _reject_overloaded(self, stream: trio.abc.Stream) -> None:
         try:

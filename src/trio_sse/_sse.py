@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, NamedTuple, final
 
 from ._events import ServerSentEvent, encode_comment
 from ._response import BaseResponse, header_items
@@ -25,6 +25,15 @@ EVENT_STREAM_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
 
 Producer = Callable[["EventStream"], Awaitable[None]]
 """An event-stream producer: an async function that writes events to an :class:`EventStream`."""
+
+
+class _StreamSetup(NamedTuple):
+    """What an :class:`EventStreamResponse` asks of its connection."""
+
+    produce: Callable[[], Awaitable[None]]
+    heartbeat: float | None
+    heartbeat_bytes: bytes
+    farewell: bytes | None
 
 
 class _UseConfig:
@@ -127,8 +136,8 @@ class EventStreamResponse(BaseResponse):
         self.heartbeat = heartbeat
         self.farewell = farewell
 
-    async def _run_stream(self, conn: HTTPConnection, request: Request) -> int:
-        counters = conn._counters
+    def _stream_setup(self, conn: HTTPConnection, request: Request) -> _StreamSetup:
+        """What the connection runs for this response (it keeps no reference to ``self``)."""
         stream = EventStream(conn, request)
         heartbeat = (
             conn._config.heartbeat_interval
@@ -146,17 +155,12 @@ class EventStreamResponse(BaseResponse):
                 await stream.send(ServerSentEvent(retry=retry))
                 await producer(stream)
 
-        counters.event_streams_open += 1
-        try:
-            return await conn._stream_body(
-                produce,
-                heartbeat=heartbeat,
-                heartbeat_bytes=_HEARTBEAT,
-                farewell=self.farewell.encode() if self.farewell is not None else None,
-                counts_as_event=True,
-            )
-        finally:
-            counters.event_streams_open -= 1
+        return _StreamSetup(
+            produce,
+            heartbeat,
+            _HEARTBEAT,
+            self.farewell.encode() if self.farewell is not None else None,
+        )
 
     def __repr__(self) -> str:
         return f"<EventStreamResponse {self.producer!r}>"
