@@ -50,8 +50,13 @@ class Headers(Mapping[str, str]):
 
     @classmethod
     def _from_h11(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        # h11 gives lowercase names already; decode once, latin-1 is lossless.
-        return cls([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
+        # Straight from h11's fields (names as sent; validated already): no type checks.
+        # Decode once, latin-1 is lossless.
+        self = object.__new__(cls)
+        items = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
+        self._items = items
+        self._lower = tuple([n if n.islower() else n.lower() for n, _ in items])
+        return self
 
     def _values(self, name: str) -> list[str]:
         key = name.lower()
