@@ -67,9 +67,9 @@ class Config:
             at once with ``503 Service Unavailable`` and ``Retry-After: 1``, then closed.
         shutdown_grace_period: On shutdown, the time open connections get to finish (event
             streams send their farewell and end) before they are cancelled.
-        send_timeout: Time one write to a client may take. A client that stops reading is
-            disconnected when its socket buffer stays full this long, so it can never block
-            other clients or make server memory grow.
+        send_timeout: How long one write to a client (a response, an event) may wait once
+            the socket buffer is full. A client that stops reading is disconnected after
+            this long, so it can never block other clients or make server memory grow.
         heartbeat_interval: Event streams send a comment line when nothing was written for
             this long (idle-based: every write resets it), so proxies keep the connection
             and a vanished peer is noticed by the send timeout. ``None`` disables it.

@@ -429,6 +429,10 @@ class HTTPConnection:
 
     async def _send_events(self, *events: h11.Event) -> None:
         conn = self._conn
+        # A cancellation here, before anything is serialised or written, leaves the
+        # connection intact (e.g. a shutdown during a burst still gets its farewell);
+        # ``_write`` then has no checkpoint before its first byte.
+        await trio.lowlevel.checkpoint_if_cancelled()
         if len(events) == 1:
             data = conn.send(events[0]) or b""
         else:
@@ -444,10 +448,11 @@ class HTTPConnection:
 
         On a socket this is one ``write()`` system call in the common case: Trio's
         ``send_all`` would add a conflict detector, an async context manager, a cancel scope
-        for the timeout and a trip through the scheduler to every event. Here a write that
-        completes is a cancellation point (and a schedule point every ``YIELD_EVERY``
-        writes); only a write that would block waits, with ``trio.lowlevel.wait_writable``,
-        and only that wait is bounded by ``send_timeout``.
+        for the timeout and a trip through the scheduler to every event. The caller has
+        checked for cancellation already (so a cancellation never interrupts a write that
+        has not begun); a write that completes is a schedule point every ``YIELD_EVERY``
+        writes, and only a write that would block waits, with
+        ``trio.lowlevel.wait_writable``, bounded by ``send_timeout`` from then on.
 
         Raises:
             trio.BrokenResourceError: the peer is gone (or the socket is closed).
@@ -461,7 +466,6 @@ class HTTPConnection:
             if timer.cancelled_caught:
                 self._slow_client()
             return
-        await trio.lowlevel.checkpoint_if_cancelled()
         fd = sock.fileno()
         try:
             sent = os.write(fd, data)
@@ -566,6 +570,7 @@ class HTTPConnection:
             conn = self._conn
             if conn.our_state is not h11.SEND_BODY:
                 raise ConnectionClosed("the stream is closed")
+            await trio.lowlevel.checkpoint_if_cancelled()  # (see _send_events)
             try:
                 if self._chunked:
                     # h11 chose chunked framing (we asked for it in the head); its writer

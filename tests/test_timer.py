@@ -1,0 +1,644 @@
+"""The shared timer of ``trio_sse.sleep_until``: alone, in a server, and at shutdown.
+
+No sockets and no real sleeps: everything runs on Trio's virtual clock (``autojump_clock``),
+so wake-up times are checked exactly. The deadlines are chosen exactly representable in
+binary floating point (0.5, 1.5, 2.0, ...) so the clock lands on them without rounding.
+
+A ``TimerService`` started directly runs shielded (as in the server), so these tests always
+``stop()`` it themselves: a test that forgot would hang instead of ending.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, cast
+
+import pytest
+import trio
+import trio.testing
+
+import trio_sse
+from trio_sse._demo import build_demo_app
+from trio_sse._timer import _COMPACT_MIN, TimerService, _current_timer
+from trio_sse.testing import MemoryListener, TestClient
+
+from .conftest import start_client
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+SSE = [("Accept", "text/event-stream")]
+#: A bound in virtual seconds: a lost wake-up fails the test at once instead of hanging it.
+VIRTUAL_LIMIT = 100_000.0
+
+
+def check_running(timer: TimerService) -> None:
+    assert timer.running
+
+
+@asynccontextmanager
+async def running_timer() -> AsyncIterator[TimerService]:
+    """A started ``TimerService``, stopped (and its task awaited) on exit."""
+    timer = TimerService()
+    with trio.fail_after(VIRTUAL_LIMIT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(timer.run)
+            check_running(timer)
+            try:
+                yield timer
+            finally:
+                timer.stop()
+    assert not timer.running
+    assert len(timer) == 0
+
+
+@asynccontextmanager
+async def listening_server(
+    app: trio_sse.App, config: trio_sse.Config | None = None
+) -> AsyncIterator[tuple[trio_sse.Server, MemoryListener]]:
+    """A server on a memory listener (``serve_listeners`` runs the shared timer)."""
+    listener = MemoryListener()
+    server = trio_sse.Server(app, config=config)
+    with trio.fail_after(VIRTUAL_LIMIT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve_listeners, [listener])
+            check_running(server._timer)
+            try:
+                yield server, listener
+            finally:
+                nursery.cancel_scope.cancel()
+    assert not server._timer.running
+    assert len(server._timer) == 0
+
+
+# -- outside any server: exactly trio.sleep_until ---------------------------------------
+
+
+async def test_outside_a_server_wakes_at_the_deadline(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    assert _current_timer.get(None) is None
+    start = trio.current_time()
+    await trio_sse.sleep_until(start + 3.5)
+    assert trio.current_time() == start + 3.5
+    await trio_sse.sleep_until(start + 3.5)  # the same deadline again: now in the past
+    assert trio.current_time() == start + 3.5
+
+
+async def test_outside_a_server_past_deadline_still_yields_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    now = trio.current_time()
+    with trio.testing.assert_checkpoints():
+        await trio_sse.sleep_until(now - 10)
+    with trio.testing.assert_checkpoints():
+        await trio_sse.sleep_until(-math.inf)
+    assert trio.current_time() == now
+
+
+async def test_outside_a_server_is_cancellable(autojump_clock: trio.testing.MockClock) -> None:
+    start = trio.current_time()
+    with trio.move_on_after(2.5) as scope:
+        await trio_sse.sleep_until(start + 100)
+    assert scope.cancelled_caught
+    assert trio.current_time() == start + 2.5
+
+
+async def test_nan_deadline_is_a_value_error_naming_deadline() -> None:
+    with pytest.raises(ValueError, match="deadline"):
+        await trio_sse.sleep_until(math.nan)
+    idle = TimerService()  # never started: trio's own check
+    with pytest.raises(ValueError, match="deadline"):
+        await idle.sleep_until(math.nan)
+    async with running_timer() as timer:
+        with pytest.raises(ValueError, match="deadline"):
+            await timer.sleep_until(math.nan)
+        token = _current_timer.set(timer)
+        try:
+            with pytest.raises(ValueError, match="deadline"):
+                await trio_sse.sleep_until(math.nan)
+        finally:
+            _current_timer.reset(token)
+        assert len(timer) == 0
+        assert timer._heap == []
+
+
+# -- TimerService on its own ------------------------------------------------------------
+
+
+async def test_sleepers_wake_exactly_at_their_deadlines_in_order(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    offsets = {"a": 5.0, "b": 1.0, "c": 3.0, "d": 3.0, "e": 0.5, "f": 3.0, "g": 8.25}
+    woke: list[tuple[float, str]] = []
+    async with running_timer() as timer:
+        start = trio.current_time()
+
+        async def sleeper(name: str) -> None:
+            await timer.sleep_until(start + offsets[name])
+            woke.append((trio.current_time(), name))
+
+        async with trio.open_nursery() as nursery:
+            for name in offsets:
+                nursery.start_soon(sleeper, name)
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(timer) == len(offsets)
+            assert trio.current_time() == start
+            await trio.sleep_until(start + 3.0)
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(timer) == 2  # a and g still parked
+        assert len(timer) == 0
+    # each at its own deadline, exactly; in deadline order (ties in any order)
+    assert sorted(woke) == sorted((start + offset, name) for name, offset in offsets.items())
+    assert [t for t, _ in woke] == sorted(t for t, _ in woke)
+    assert trio.current_time() == start + 8.25
+
+
+async def test_public_sleep_until_uses_the_timer_of_the_context(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    woke: list[float] = []
+    async with running_timer() as timer:
+        start = trio.current_time()
+
+        async def sleeper() -> None:
+            _current_timer.set(timer)  # this task's context only
+            await trio_sse.sleep_until(start + 2.0)
+            woke.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleeper)
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(timer) == 1
+        assert _current_timer.get(None) is None
+    assert woke == [start + 2.0]
+
+
+async def test_cancelled_sleeper_leaves_at_once(autojump_clock: trio.testing.MockClock) -> None:
+    outcomes: list[tuple[str, float]] = []
+    async with running_timer() as timer:
+        start = trio.current_time()
+        scopes: dict[str, trio.CancelScope] = {}
+
+        async def sleeper(name: str, offset: float) -> None:
+            with trio.CancelScope() as scope:
+                scopes[name] = scope
+                try:
+                    await timer.sleep_until(start + offset)
+                except trio.Cancelled:
+                    outcomes.append(("cancelled " + name, trio.current_time()))
+                    raise
+                outcomes.append(("woke " + name, trio.current_time()))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleeper, "early", 4.0)
+            nursery.start_soon(sleeper, "late", 6.0)
+            await trio.sleep(1.5)
+            assert len(timer) == 2
+            cancelled_at = trio.current_time()
+            scopes["early"].cancel()
+            assert len(timer) == 1  # synchronously, before the task even runs
+            await trio.testing.wait_all_tasks_blocked()
+            assert outcomes == [("cancelled early", cancelled_at)]
+            assert trio.current_time() == cancelled_at  # no virtual time passed
+        assert scopes["early"].cancelled_caught
+    assert outcomes == [("cancelled early", start + 1.5), ("woke late", start + 6.0)]
+
+
+async def test_already_cancelled_task_raises_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_timer() as timer:
+        now = trio.current_time()
+        for offset in (5.0, 0.0, -1.0):  # parks; past deadline; past deadline
+            raised = False
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                try:
+                    await timer.sleep_until(now + offset)
+                except trio.Cancelled:
+                    raised = True
+                    raise
+            assert raised, offset
+            assert scope.cancelled_caught, offset
+            assert trio.current_time() == now
+            assert len(timer) == 0
+
+
+async def test_earlier_deadline_while_the_service_sleeps_on_a_later_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    woke: list[tuple[str, float]] = []
+    async with running_timer() as timer:
+        start = trio.current_time()
+
+        async def sleeper(name: str, offset: float) -> None:
+            await timer.sleep_until(start + offset)
+            woke.append((name, trio.current_time()))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleeper, "late", 10.0)
+            await trio.testing.wait_all_tasks_blocked()
+            assert timer._scope is not None
+            assert timer._scope.deadline == start + 10.0  # the service sleeps until 10
+            await trio.sleep(1.0)
+            nursery.start_soon(sleeper, "early", 3.0)  # registers at 1 for 3
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(sleeper, "earlier", 1.5)  # then one for 1.5
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(timer) == 3
+    assert woke == [("earlier", start + 1.5), ("early", start + 3.0), ("late", start + 10.0)]
+
+
+@pytest.mark.parametrize("how", ["one by one", "all at once"])
+async def test_compaction_drops_dead_entries_and_keeps_live_ones(
+    how: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    dead_count, live_offsets = 3000, [1.0, 2.0, 2.0, 3.5, 7.0]
+    woke: list[float] = []
+    cancelled: list[float] = []
+    async with running_timer() as timer:
+        start = trio.current_time()
+        scopes: list[trio.CancelScope] = []
+
+        async def doomed() -> None:
+            with trio.CancelScope() as scope:
+                scopes.append(scope)
+                try:
+                    await timer.sleep_until(start + 1000.0)
+                except trio.Cancelled:
+                    cancelled.append(trio.current_time())
+                    raise
+                raise AssertionError("not reached: woken instead of cancelled")
+
+        async def live(offset: float) -> None:
+            await timer.sleep_until(start + offset)
+            woke.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            for offset in live_offsets:
+                nursery.start_soon(live, offset)
+            async with trio.open_nursery() as doomed_nursery:
+                for _ in range(dead_count):
+                    doomed_nursery.start_soon(doomed)
+                await trio.testing.wait_all_tasks_blocked()
+                assert len(timer) == dead_count + len(live_offsets)
+                assert len(timer._heap) == dead_count + len(live_offsets)
+                await trio.sleep(0.5)
+                if how == "one by one":
+                    for scope in scopes:
+                        scope.cancel()
+                else:
+                    doomed_nursery.cancel_scope.cancel()
+                # the aborts ran synchronously: only the live sleepers are counted
+                assert len(timer) == len(live_offsets)
+            assert cancelled == [start + 0.5] * dead_count
+            # compaction happened (more than _COMPACT_MIN dead entries were dropped), and
+            # what is left dead is bounded again
+            assert len(timer._heap) <= dead_count + len(live_offsets) - (_COMPACT_MIN + 1)
+            assert timer._dead <= _COMPACT_MIN
+            assert len(timer._heap) == len(timer) + timer._dead
+            assert sorted(cast("float", e[0]) for e in timer._heap if e[2] is not None) == [
+                start + o for o in live_offsets
+            ]
+        assert len(timer) == 0
+    assert woke == [start + o for o in live_offsets]
+    assert trio.current_time() == start + 7.0  # not 1000: dead entries were not waited for
+
+
+async def test_stop_wakes_parked_tasks_which_still_finish_on_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    woke: list[tuple[str, float]] = []
+    timer = TimerService()
+    start = trio.current_time()
+
+    async def sleeper(name: str, offset: float) -> None:
+        await timer.sleep_until(start + offset)
+        woke.append((name, trio.current_time()))
+
+    with trio.fail_after(VIRTUAL_LIMIT):
+        async with trio.open_nursery() as nursery:
+            service_done: list[float] = []
+
+            async def service(*, task_status: trio.TaskStatus[None]) -> None:
+                await timer.run(task_status=task_status)
+                service_done.append(trio.current_time())
+
+            await nursery.start(service)
+            try:
+                nursery.start_soon(sleeper, "a", 5.0)
+                nursery.start_soon(sleeper, "b", 7.5)
+                nursery.start_soon(sleeper, "c", 1.0)
+                await trio.sleep(2.0)
+                assert woke == [("c", start + 1.0)]
+                assert len(timer) == 2
+            finally:
+                timer.stop()
+            await trio.testing.wait_all_tasks_blocked()
+            assert service_done == [start + 2.0]  # the service ended at once
+            assert not timer.running
+            assert len(timer) == 0
+            assert timer._heap == []
+            assert woke == [("c", start + 1.0)]  # a and b did not wake early
+            nursery.start_soon(sleeper, "d", 3.0)  # on the stopped timer: trio's sleep
+        assert woke == [
+            ("c", start + 1.0),
+            ("d", start + 3.0),
+            ("a", start + 5.0),
+            ("b", start + 7.5),
+        ]
+    timer.stop()  # stopping a stopped timer is harmless
+    assert not timer.running
+
+
+async def test_never_started_timer_falls_back_to_trio(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    timer = TimerService()
+    timer.stop()  # harmless before run
+    assert not timer.running
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(timer.sleep_until, start + 4.0)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(timer) == 0  # sleeping on trio's timer, not here
+    assert trio.current_time() == start + 4.0
+    with trio.testing.assert_checkpoints():
+        await timer.sleep_until(start)
+    with trio.move_on_after(1.0) as scope:
+        await timer.sleep_until(start + 100.0)
+    assert scope.cancelled_caught
+    assert trio.current_time() == start + 5.0
+
+
+async def test_running_timer_past_deadline_yields_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with running_timer() as timer:
+        now = trio.current_time()
+        with trio.testing.assert_checkpoints():
+            await timer.sleep_until(now)
+        with trio.testing.assert_checkpoints():
+            await timer.sleep_until(now - 3.0)
+        assert trio.current_time() == now
+        assert timer._heap == []
+
+
+async def test_timer_can_run_again_after_stop(autojump_clock: trio.testing.MockClock) -> None:
+    timer = TimerService()
+    with trio.fail_after(VIRTUAL_LIMIT):
+        for round_ in range(2):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(timer.run)
+                try:
+                    start = trio.current_time()
+                    nursery.start_soon(timer.sleep_until, start + 1.5)
+                    await trio.testing.wait_all_tasks_blocked()
+                    assert len(timer) == 1, round_
+                    await trio.sleep(2.0)
+                    assert len(timer) == 0, round_
+                finally:
+                    timer.stop()
+            assert not timer.running
+
+
+# -- through a server, over memory streams ---------------------------------------------
+
+
+def ticking_app(
+    interval: float, starts: list[float], ends: list[float], sent: list[int]
+) -> trio_sse.App:
+    """An event stream whose producer ticks with ``trio_sse.sleep_until`` on the clock."""
+
+    async def ticker(stream: trio_sse.EventStream) -> None:
+        start = trio.current_time()
+        starts.append(start)
+        try:
+            n = 0
+            while True:
+                n += 1
+                await trio_sse.sleep_until(start + n * interval)
+                await stream.send(trio_sse.ServerSentEvent(str(n), id=str(n)))
+                sent.append(n)
+        finally:
+            ends.append(trio.current_time())
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(
+            ticker,
+            heartbeat=None,
+            farewell=trio_sse.ServerSentEvent("bye", event="shutdown"),
+        )
+
+    return app
+
+
+@pytest.mark.parametrize("leave", ["client closes", "connection cancelled"])
+async def test_server_ticker_parks_on_the_server_timer(
+    leave: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    starts: list[float] = []
+    ends: list[float] = []
+    sent: list[int] = []
+    async with listening_server(ticking_app(1.5, starts, ends, sent)) as (server, listener):
+        timer = server._timer
+        async with trio.open_nursery() as nursery:
+            connection = trio.CancelScope()
+            if leave == "client closes":
+                client = TestClient(await listener.connect())
+            else:
+                # serve_stream while serve_listeners runs: the same shared timer, and a
+                # scope of our own to cancel the connection with
+                client_end, server_end = trio.testing.memory_stream_pair()
+                client = TestClient(client_end)
+
+                async def serve_one() -> None:
+                    with connection:
+                        await server.serve_stream(server_end)
+
+                nursery.start_soon(serve_one)
+            await client.send_request("GET", "/", headers=SSE)
+            head = await client.receive_head()
+            assert head.status == 200
+            await trio.testing.wait_all_tasks_blocked()
+            (start,) = starts
+            assert len(timer) == 1  # the producer is parked on the server's timer
+            for n in range(1, 5):
+                (event,) = await client.receive_events(1)
+                assert (event.data, event.last_event_id) == (str(n), str(n))
+                assert trio.current_time() == start + n * 1.5
+                await trio.testing.wait_all_tasks_blocked()
+                assert len(timer) == 1
+            await trio.sleep(0.5)  # mid-interval
+            left_at = trio.current_time()
+            assert ends == []
+            if leave == "client closes":
+                await client.aclose()
+            else:
+                connection.cancel()
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(timer) == 0  # off the heap at once
+            assert ends == [left_at]  # the producer's finally ran at the same instant
+            assert trio.current_time() == left_at
+            stats = server.statistics()
+            assert (stats.connections_open, stats.event_streams_open, stats.tickers_active) == (
+                0,
+                0,
+                0,
+            )
+            assert stats.events_sent == 4
+            assert timer.running  # the server still runs
+            await trio.sleep(10)
+            assert sent == [1, 2, 3, 4]
+            await client.aclose()
+
+
+async def test_serve_stream_alone_falls_back_to_trio_sleep(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """``serve_stream`` without ``serve_listeners`` has no timer: same times, trio's sleep."""
+    starts: list[float] = []
+    ends: list[float] = []
+    sent: list[int] = []
+    server, client = await start_client(nursery, ticking_app(2.0, starts, ends, sent))
+    await client.send_request("GET", "/", headers=SSE)
+    await client.receive_head()
+    for n in range(1, 4):
+        (event,) = await client.receive_events(1)
+        assert event.data == str(n)
+        assert trio.current_time() == starts[0] + n * 2.0
+        assert not server._timer.running
+        assert len(server._timer) == 0
+    await client.aclose()
+    await trio.testing.wait_all_tasks_blocked()
+    assert ends == [trio.current_time()]
+
+
+async def test_demo_seed_ticker_still_ticks_every_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with listening_server(build_demo_app(interval=2.0)) as (server, listener):
+        client = TestClient(await listener.connect())
+        await client.send_request("GET", "/", headers=SSE)
+        head = await client.receive_head()
+        assert head.status == 200
+        assert head.headers["content-type"] == "text/event-stream; charset=utf-8"
+        start = trio.current_time()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(server._timer) == 1
+        for n in range(1, 6):
+            (event,) = await client.receive_events(1)
+            assert trio.current_time() == start + 2.0 * n
+            assert (event.type, event.data, event.last_event_id) == ("message", "hello", str(n))
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(server._timer) == 1
+        await client.aclose()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(server._timer) == 0
+        assert server.statistics().tickers_active == 0
+
+
+async def test_many_demo_streams_tick_together(autojump_clock: trio.testing.MockClock) -> None:
+    count = 20
+    async with listening_server(build_demo_app(interval=0.5)) as (server, listener):
+        clients: list[TestClient] = []
+        for _ in range(count):
+            client = TestClient(await listener.connect())
+            await client.send_request("GET", "/", headers=SSE)
+            await client.receive_head()
+            clients.append(client)
+        start = trio.current_time()  # no time passed while connecting
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(server._timer) == count
+        for n in range(1, 4):
+            for client in clients:
+                (event,) = await client.receive_events(1)
+                assert event.last_event_id == str(n)
+            assert trio.current_time() == start + 0.5 * n
+        for client in clients[::2]:
+            await client.aclose()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(server._timer) == count // 2
+        for client in clients[1::2]:
+            await client.aclose()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(server._timer) == 0
+
+
+# -- server shutdown --------------------------------------------------------------------
+
+
+async def test_shutdown_during_a_stream_sends_farewell_and_stops_the_timer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    starts: list[float] = []
+    ends: list[float] = []
+    sent: list[int] = []
+    listener = MemoryListener()
+    server = trio_sse.Server(
+        ticking_app(1.0, starts, ends, sent),
+        config=trio_sse.Config(shutdown_grace_period=30),
+    )
+    with trio.fail_after(VIRTUAL_LIMIT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve_listeners, [listener])
+            client = TestClient(await listener.connect())
+            await client.send_request("GET", "/", headers=SSE)
+            await client.receive_head()
+            events = await client.receive_events(2)
+            assert [e.data for e in events] == ["1", "2"]
+            await trio.sleep(0.5)
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(server._timer) == 1
+            stopped_at = trio.current_time()
+            nursery.cancel_scope.cancel()
+    assert trio.current_time() == stopped_at  # no waiting for the grace period or a tick
+    assert ends == [stopped_at]
+    assert not server._timer.running
+    assert len(server._timer) == 0
+    assert server._timer._heap == []
+    body = await client.receive_body()
+    assert body == b"event: shutdown\ndata: bye\n\n"
+    stats = server.statistics()
+    assert (stats.connections_open, stats.event_streams_open, stats.tickers_active) == (0, 0, 0)
+    assert sent == [1, 2]
+
+
+async def test_a_task_outliving_its_connection_finishes_its_sleep_after_shutdown(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A task spawned by a handler into an outer nursery keeps the connection's context:
+    it sleeps on the server's timer, and when the server stops it finishes on trio's."""
+    woke: list[float] = []
+    start = trio.current_time()
+
+    with trio.fail_after(VIRTUAL_LIMIT):
+        async with trio.open_nursery() as outer:
+
+            async def lingering() -> None:
+                await trio_sse.sleep_until(start + 100.0)
+                woke.append(trio.current_time())
+
+            async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+                outer.start_soon(lingering)
+                return trio_sse.Response("started")
+
+            listener = MemoryListener()
+            server = trio_sse.Server(app)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(server.serve_listeners, [listener])
+                client = TestClient(await listener.connect())
+                response = await client.request("GET", "/")
+                assert response.body == b"started"
+                await client.aclose()
+                await trio.testing.wait_all_tasks_blocked()
+                assert len(server._timer) == 1  # parked on the server's timer
+                await trio.sleep(10.0)
+                nursery.cancel_scope.cancel()
+            assert not server._timer.running
+            assert len(server._timer) == 0
+            assert woke == []
+            assert trio.current_time() == start + 10.0
+    assert woke == [start + 100.0]
