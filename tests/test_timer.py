@@ -38,9 +38,9 @@ def check_running(timer: TimerService) -> None:
 
 
 @asynccontextmanager
-async def running_timer() -> AsyncIterator[TimerService]:
+async def running_timer(resolution: float = 0.0) -> AsyncIterator[TimerService]:
     """A started ``TimerService``, stopped (and its task awaited) on exit."""
-    timer = TimerService()
+    timer = TimerService(resolution)
     with trio.fail_after(VIRTUAL_LIMIT):
         async with trio.open_nursery() as nursery:
             await nursery.start(timer.run)
@@ -153,6 +153,63 @@ async def test_sleepers_wake_exactly_at_their_deadlines_in_order(
     assert sorted(woke) == sorted((start + offset, name) for name, offset in offsets.items())
     assert [t for t, _ in woke] == sorted(t for t, _ in woke)
     assert trio.current_time() == start + 8.25
+
+
+async def test_resolution_batches_close_deadlines_late_never_early(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """With a resolution of 0.25 s, a deadline less than 0.25 s after the previous wake-up
+    is served at that wake-up + 0.25 (late by less than the resolution, never early);
+    a deadline after a quiet moment is served exactly."""
+    woke: dict[str, float] = {}
+    async with running_timer(resolution=0.25) as timer:
+        start = trio.current_time()
+        offsets = {"a": 1.0, "b": 1.0625, "c": 1.125, "d": 1.5, "e": 3.0}
+
+        async def sleeper(name: str) -> None:
+            await timer.sleep_until(start + offsets[name])
+            woke[name] = trio.current_time()
+
+        async with trio.open_nursery() as nursery:
+            for name in offsets:
+                nursery.start_soon(sleeper, name)
+    assert woke == {
+        "a": start + 1.0,  # first wake-up: exact
+        "b": start + 1.25,  # within 0.25 of it: with the next allowed wake-up
+        "c": start + 1.25,
+        "d": start + 1.5,  # 0.25 after that wake-up: exact
+        "e": start + 3.0,  # after a quiet moment: exact
+    }
+    assert all(woke[name] >= start + offsets[name] for name in offsets)
+
+
+async def test_resolution_holds_for_an_earlier_deadline_added_while_waiting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A deadline added while the service waits does not wake it before the resolution."""
+    woke: dict[str, float] = {}
+    async with running_timer(resolution=0.5) as timer:
+        start = trio.current_time()
+
+        async def sleeper(name: str, offset: float) -> None:
+            await timer.sleep_until(start + offset)
+            woke[name] = trio.current_time()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleeper, "first", 1.0)
+            nursery.start_soon(sleeper, "far", 10.0)
+            await trio.sleep(1.125)  # "first" woke at 1.0: no wake-up before 1.5 now
+            assert woke == {"first": start + 1.0}
+            nursery.start_soon(sleeper, "soon", 1.25)
+    assert woke == {"first": start + 1.0, "soon": start + 1.5, "far": start + 10.0}
+
+
+def test_config_timer_resolution_default_and_off() -> None:
+    assert trio_sse.Config().timer_resolution == 0.001
+    exact = trio_sse.Server(trio_sse.Router(), config=trio_sse.Config(timer_resolution=None))
+    assert exact._timer._resolution == 0.0
+    with pytest.raises(ValueError, match="timer_resolution"):
+        trio_sse.Config(timer_resolution=0)
 
 
 async def test_public_sleep_until_uses_the_timer_of_the_context(

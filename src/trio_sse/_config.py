@@ -38,6 +38,7 @@ DEFAULT_HEARTBEAT_INTERVAL: Final = 15.0
 DEFAULT_TCP_KEEPALIVE_IDLE: Final = 60.0
 DEFAULT_TCP_KEEPALIVE_INTERVAL: Final = 10.0
 DEFAULT_TCP_KEEPALIVE_COUNT: Final = 3
+DEFAULT_TIMER_RESOLUTION: Final = 0.001
 
 
 @final
@@ -85,6 +86,12 @@ class Config:
             before the kernel drops the connection (``TCP_USER_TIMEOUT``); bounds how long
             a vanished peer can hold a stream whose writes still fit in the socket buffer.
             ``None`` keeps the kernel default (about 15 minutes of retransmissions).
+        timer_resolution: The shared timer of :func:`trio_sse.sleep_until` (the demo's
+            ticker) wakes up at most once per this many seconds: a deadline that falls
+            less than this after its previous wake-up is served together with the ones
+            due then, up to this much late, never early. Thousands of tickers then cost
+            one wake-up per millisecond instead of one each. A deadline that comes after
+            a quiet moment is served on time. ``None`` serves every deadline exactly.
     """
 
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
@@ -100,6 +107,7 @@ class Config:
     tcp_keepalive_interval: float = DEFAULT_TCP_KEEPALIVE_INTERVAL
     tcp_keepalive_count: int = DEFAULT_TCP_KEEPALIVE_COUNT
     tcp_user_timeout: float | None = None
+    timer_resolution: float | None = DEFAULT_TIMER_RESOLUTION
 
     def __post_init__(self) -> None:
         for f in fields(self):

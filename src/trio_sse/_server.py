@@ -143,7 +143,7 @@ class Server:
         self._shutting_down = False
         self._connection_scope: trio.CancelScope | None = None
         self._shutdown_started = trio.Event()
-        self._timer = TimerService()
+        self._timer = TimerService(self.config.timer_resolution or 0.0)
 
     @property
     def listeners(self) -> list[trio.abc.Listener[trio.abc.Stream]]:

@@ -7,7 +7,10 @@ benchmark machine; with thousands of streams ticking every 100 ms it is the larg
 cost of a tick. Here a sleeper instead parks with ``trio.lowlevel.wait_task_rescheduled``
 and puts itself on a heap; one service task per server sleeps until the earliest deadline
 and wakes every sleeper that is due with a plain ``reschedule``: about 12 µs per wake-up,
-less the more sleepers are due together.
+less the more sleepers are due together. To make that the common case, the service wakes
+at most once per ``Config.timer_resolution`` (1 ms by default): a deadline that falls
+sooner after its previous wake-up waits for the next one (late by under 1 ms, never early),
+and thousands of tickers share one wake-up per millisecond.
 
 Structure is kept: the sleepers are ordinary tasks in their own nurseries (a stream's
 ticker stays a child of its connection); cancelling one goes through its abort function,
@@ -23,12 +26,9 @@ import contextvars
 import heapq
 import itertools
 import math
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import trio
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 __all__ = ["TimerService", "sleep_until"]
 
@@ -37,16 +37,30 @@ __all__ = ["TimerService", "sleep_until"]
 #: one entry per departed client until its deadline).
 _COMPACT_MIN: Final = 1024
 
-# [deadline, sequence number, task or None once woken/cancelled]
+#: Marks the entry of a sleeper woken before its deadline (the service stopping).
+_EARLY: Final = object()
+
+# [deadline, sequence number, task (None once woken or cancelled, _EARLY), abort function]
 _Entry = list[object]
 
 
 class TimerService:
     """Wakes parked tasks at their deadlines. Internal: one per :class:`Server`."""
 
-    __slots__ = ("_dead", "_heap", "_running", "_scope", "_seq", "_stop")
+    __slots__ = (
+        "_dead",
+        "_heap",
+        "_not_before",
+        "_resolution",
+        "_running",
+        "_scope",
+        "_seq",
+        "_stop",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, resolution: float = 0.0) -> None:
+        self._resolution = resolution  # see Config.timer_resolution
+        self._not_before = -math.inf  # the earliest next wake-up, by the resolution
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._scope: trio.CancelScope | None = None  # the service's current sleep
@@ -65,16 +79,18 @@ class TimerService:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve sleepers until :meth:`stop` (shielded from outer cancellation)."""
         heap = self._heap
+        resolution = self._resolution
         with trio.CancelScope(shield=True) as self._stop:
             self._running = True
             task_status.started()
             try:
                 while True:
-                    deadline = heap[0][0] if heap else math.inf
-                    with trio.CancelScope(deadline=deadline) as self._scope:  # type: ignore[arg-type]
+                    deadline = max(heap[0][0], self._not_before) if heap else math.inf  # type: ignore[call-overload]
+                    with trio.CancelScope(deadline=deadline) as self._scope:
                         await trio.sleep_forever()
                     self._scope = None
                     now = trio.current_time()
+                    self._not_before = now + resolution
                     while heap and heap[0][0] <= now:  # type: ignore[operator]
                         entry = heapq.heappop(heap)
                         task = entry[2]
@@ -91,7 +107,7 @@ class TimerService:
                 for entry in heap:
                     task = entry[2]
                     if task is not None:
-                        entry[2] = None
+                        entry[2] = _EARLY
                         trio.lowlevel.reschedule(task)  # type: ignore[arg-type]
                 heap.clear()
                 self._dead = 0
@@ -109,20 +125,16 @@ class TimerService:
             if deadline <= trio.current_time():
                 await trio.lowlevel.checkpoint()
                 return
-            await trio.lowlevel.wait_task_rescheduled(self._park(deadline))
-            if trio.current_time() >= deadline:
+            entry = self._park(deadline)
+            await trio.lowlevel.wait_task_rescheduled(entry[3])  # type: ignore[arg-type]
+            if entry[2] is not _EARLY:
                 return
             # Woken early: only the service stopping does that. Finish on trio's timer.
         await trio.sleep_until(deadline)
 
-    def _park(self, deadline: float) -> Callable[[trio.lowlevel.RaiseCancelT], trio.lowlevel.Abort]:
-        """Put the current task on the heap; return its abort function."""
-        entry: _Entry = [deadline, next(self._seq), trio.lowlevel.current_task()]
+    def _park(self, deadline: float) -> _Entry:
+        """Put the current task on the heap; return its entry (abort function last)."""
         heap = self._heap
-        heapq.heappush(heap, entry)
-        scope = self._scope
-        if scope is not None and deadline < scope.deadline:
-            scope.deadline = deadline
 
         def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
             entry[2] = None
@@ -133,7 +145,12 @@ class TimerService:
                 self._dead = 0
             return trio.lowlevel.Abort.SUCCEEDED
 
-        return abort
+        entry: _Entry = [deadline, next(self._seq), trio.lowlevel.current_task(), abort]
+        heapq.heappush(heap, entry)
+        scope = self._scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = max(deadline, self._not_before)
+        return entry
 
 
 _current_timer: contextvars.ContextVar[TimerService] = contextvars.ContextVar("trio_sse_timer")
@@ -169,6 +186,7 @@ async def sleep_until(deadline: float) -> None:
     if deadline <= trio.current_time():
         await trio.lowlevel.checkpoint()
         return
-    await trio.lowlevel.wait_task_rescheduled(timer._park(deadline))
-    if trio.current_time() < deadline:  # the service stopped: finish on trio's timer
-        await trio.sleep_until(deadline)
+    entry = timer._park(deadline)
+    await trio.lowlevel.wait_task_rescheduled(entry[3])  # type: ignore[arg-type]
+    if entry[2] is _EARLY:
+        await trio.sleep_until(deadline)  # the service stopped: finish on trio's timer
