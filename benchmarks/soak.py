@@ -18,7 +18,11 @@ It starts the demo server as a subprocess (``python -m trio_sse serve --host 127
   pause, and the next wave.
 * A separate probe process sends a plain ``GET /`` on a fresh connection every 20 ms and
   reports the latencies (p50/p99/max) of each sampling period: a separate process, so
-  the load client's own event loop does not inflate the figures.
+  the load client's own event loop does not inflate the figures. After each, it sends
+  one more on a kept-alive connection (``ka p50``/``ka p99``): the fresh connection
+  queues behind every connection the storm left in the accept backlog, the kept-alive
+  one shows the server's own responsiveness. ``cpu %`` is the server's CPU use since the
+  previous sample.
 * Every ``--sample-every`` seconds, and at the start and the end: the server's RSS
   (``/proc/PID/status``), open fds (``/proc/PID/fd``), threads, the gauges of ``GET
   /metrics`` (connections, event streams, tickers, WebSockets), an estimate of its Trio
@@ -59,7 +63,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 import trio
 import trio_websocket
-from _procfs import close_wait_on, fd_count
+from _procfs import close_wait_on, cpu_seconds, fd_count
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -155,16 +159,25 @@ async def fetch_metrics(port: int) -> dict[str, float]:
 
 
 def probe_main(port: int, pipe: Connection) -> None:
-    """Every PROBE_EVERY s: ``GET /`` on a new blocking socket; report on request."""
+    """Every PROBE_EVERY s: ``GET /`` on a new blocking socket, then on a kept-alive one.
+
+    The fresh connection waits behind every connection the storm queued in the accept
+    backlog; the kept-alive one measures only the server's own responsiveness.
+    """
     latencies: list[float] = []
+    kept: list[float] = []
     failures = 0
     request = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode("ascii")
+    again = f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode("ascii")
+    persistent: socket.socket | None = None
     while True:
         if pipe.poll():
             if pipe.recv() == "stop":
+                if persistent is not None:
+                    persistent.close()
                 return
-            pipe.send((latencies, failures))
-            latencies, failures = [], 0
+            pipe.send((latencies, failures, kept))
+            latencies, kept, failures = [], [], 0
         t0 = time.perf_counter()
         try:
             with socket.create_connection((HOST, port), timeout=OP_TIMEOUT) as sock:
@@ -178,6 +191,22 @@ def probe_main(port: int, pipe: Connection) -> None:
                 latencies.append((time.perf_counter() - t0) * 1000)
         except OSError:
             failures += 1
+        try:
+            if persistent is None:
+                persistent = socket.create_connection((HOST, port), timeout=OP_TIMEOUT)
+            t0 = time.perf_counter()
+            persistent.sendall(again)
+            data = b""
+            while not data.endswith(b"\r\n\r\nok"):
+                chunk = persistent.recv(65536)
+                if not chunk:
+                    raise OSError("closed")
+                data += chunk
+            kept.append((time.perf_counter() - t0) * 1000)
+        except OSError:
+            if persistent is not None:
+                persistent.close()
+            persistent = None  # (closed by the server's keep-alive timeout: reconnect)
         time.sleep(PROBE_EVERY)
 
 
@@ -356,6 +385,8 @@ class Sample:
     probe: list[float]
     probe_failures: int
     client_live: int
+    kept: list[float]
+    cpu_pct: float
 
     @property
     def tasks_estimate(self) -> int:
@@ -374,7 +405,7 @@ class Sample:
 HEADER: Final = (
     f"{'when':>10} {'RSS KiB':>9} {'fds':>6} {'thr':>4} {'conns':>6} {'sse':>5} {'tick':>5} "
     f"{'ws':>5} {'~tasks':>7} {'CW':>4} {'probe n':>7} {'p50 ms':>7} {'p99 ms':>7} "
-    f"{'max ms':>7} {'fail':>4} {'client':>6}"
+    f"{'max ms':>7} {'fail':>4} {'client':>6} {'ka p50':>7} {'ka p99':>7} {'cpu %':>6}"
 )
 
 
@@ -388,7 +419,8 @@ def sample_line(s: Sample) -> str:
         f"{g.get('trio_sse_websockets_open', 0):>5.0f} {s.tasks_estimate:>7} "
         f"{s.close_wait:>4} {len(s.probe):>7} {percentile(s.probe, 0.5):>7.2f} "
         f"{percentile(s.probe, 0.99):>7.2f} {max(s.probe, default=math.nan):>7.2f} "
-        f"{s.probe_failures:>4} {s.client_live:>6}"
+        f"{s.probe_failures:>4} {s.client_live:>6} {percentile(s.kept, 0.5):>7.2f} "
+        f"{percentile(s.kept, 0.99):>7.2f} {s.cpu_pct:>6.1f}"
     )
 
 
@@ -398,14 +430,24 @@ class Sampler:
         self.port = port
         self.pipe = pipe
         self.tally = tally
+        self._last_cpu: tuple[float, float] | None = None
 
-    async def probe_report(self) -> tuple[list[float], int]:
+    async def probe_report(self) -> tuple[list[float], int, list[float]]:
         self.pipe.send("report")
         ready = await trio.to_thread.run_sync(self.pipe.poll, OP_TIMEOUT + 5)
         if not ready:
-            return [], -1
-        latencies, failures = self.pipe.recv()
-        return list(latencies), int(failures)
+            return [], -1, []
+        latencies, failures, kept = self.pipe.recv()
+        return list(latencies), int(failures), list(kept)
+
+    def cpu_pct(self) -> float:
+        """The server's CPU use (user + system) since the previous sample, in %."""
+        now, cpu = time.monotonic(), cpu_seconds(self.pid)
+        last = self._last_cpu
+        self._last_cpu = (now, cpu)
+        if last is None or now <= last[0]:
+            return math.nan
+        return float(100 * (cpu - last[1]) / (now - last[0]))
 
     async def take(self, label: str) -> Sample:
         try:
@@ -413,7 +455,7 @@ class Sampler:
         except FileNotFoundError:
             raise SoakError("the server process is gone") from None
         metrics = await fetch_metrics(self.port)
-        probe, failures = await self.probe_report()
+        probe, failures, kept = await self.probe_report()
         return Sample(
             label=label,
             rss_kib=status.get("VmRSS", 0),
@@ -425,6 +467,8 @@ class Sampler:
             probe=probe,
             probe_failures=failures,
             client_live=self.tally.live,
+            kept=kept,
+            cpu_pct=self.cpu_pct(),
         )
 
 

@@ -20,7 +20,7 @@ import trio.testing
 
 import trio_sse
 from trio_sse._demo import build_demo_app
-from trio_sse._timer import _COMPACT_MIN, TimerService, _current_timer
+from trio_sse._timer import _COMPACT_MIN, WAKE_BATCH, TimerService, _current_timer
 from trio_sse.testing import MemoryListener, TestClient
 
 from .conftest import start_client
@@ -202,6 +202,37 @@ async def test_resolution_holds_for_an_earlier_deadline_added_while_waiting(
             assert woke == {"first": start + 1.0}
             nursery.start_soon(sleeper, "soon", 1.25)
     assert woke == {"first": start + 1.0, "soon": start + 1.5, "far": start + 10.0}
+
+
+async def test_more_due_than_a_wake_batch_all_wake_on_time_in_several_batches(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """WAKE_BATCH sleepers per scheduler batch; the rest follow at once (same instant,
+    not a resolution later), while other tasks get to run in between."""
+    count = WAKE_BATCH * 2 + 10
+    woke: list[float] = []
+    batches_seen: list[int] = []
+    async with running_timer(resolution=0.25) as timer:
+        start = trio.current_time()
+
+        async def sleeper() -> None:
+            await timer.sleep_until(start + 1.0)
+            woke.append(trio.current_time())
+
+        async def observer() -> None:
+            # runs once per scheduler batch while the sleepers wake
+            await trio.sleep_until(start + 1.0)
+            for _ in range(5):
+                batches_seen.append(len(woke))
+                await trio.lowlevel.cancel_shielded_checkpoint()
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(count):
+                nursery.start_soon(sleeper)
+            nursery.start_soon(observer)
+    assert woke == [start + 1.0] * count
+    # at some batch boundary only part of them had woken
+    assert any(0 < n < count for n in batches_seen), batches_seen
 
 
 def test_config_timer_resolution_default_and_off() -> None:

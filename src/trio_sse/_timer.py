@@ -40,6 +40,10 @@ _COMPACT_MIN: Final = 1024
 #: Marks the entry of a sleeper woken before its deadline (the service stopping).
 _EARLY: Final = object()
 
+#: Sleepers woken per scheduler batch at most: a thousand tickers due at the same moment
+#: then take turns with everything else instead of holding up the whole server at once.
+WAKE_BATCH: Final = 64
+
 # [deadline, sequence number, task (None once woken or cancelled, _EARLY), abort function]
 _Entry = list[object]
 
@@ -91,7 +95,13 @@ class TimerService:
                     self._scope = None
                     now = trio.current_time()
                     self._not_before = now + resolution
+                    woken = 0
                     while heap and heap[0][0] <= now:  # type: ignore[operator]
+                        if woken == WAKE_BATCH:
+                            # More are due: wake them in the next scheduler batch, so the
+                            # other tasks (a request, a new connection) run in between.
+                            self._not_before = now
+                            break
                         entry = heapq.heappop(heap)
                         task = entry[2]
                         if task is None:
@@ -99,6 +109,7 @@ class TimerService:
                         else:
                             entry[2] = None
                             trio.lowlevel.reschedule(task)  # type: ignore[arg-type]
+                            woken += 1
             finally:
                 self._running = False
                 self._scope = None
