@@ -93,6 +93,7 @@ COUNTERS: Final = (
     "trio_sse_websockets_total",
     "trio_sse_websocket_heartbeat_timeouts_total",
     "trio_sse_handler_errors_total",
+    "trio_sse_memory_trims_total",
 )
 KINDS: Final = {  # cycle kind: weight
     "sse-read": 30,
@@ -454,12 +455,13 @@ class Sampler:
             status = proc_status(self.pid)
         except FileNotFoundError:
             raise SoakError("the server process is gone") from None
+        fds = fd_count(self.pid)  # before our /metrics connection opens
         metrics = await fetch_metrics(self.port)
         probe, failures, kept = await self.probe_report()
         return Sample(
             label=label,
             rss_kib=status.get("VmRSS", 0),
-            fds=fd_count(self.pid),
+            fds=fds,
             threads=status.get("Threads", 0),
             gauges={name: metrics.get(name, math.nan) for name in GAUGES},
             counters={name: metrics.get(name, math.nan) for name in COUNTERS},
@@ -475,7 +477,8 @@ class Sampler:
 def idle(sample: Sample) -> bool:
     g = sample.gauges
     return (
-        g["trio_sse_connections_open"] <= 1  # the /metrics request itself
+        # the /metrics request itself and the probe's kept-alive connection
+        g["trio_sse_connections_open"] <= 2
         and g["trio_sse_event_streams_open"] == 0
         and g["trio_sse_tickers_active"] == 0
         and g["trio_sse_websockets_open"] == 0
@@ -557,7 +560,7 @@ async def soak(args: argparse.Namespace, pid: int, port: int, pipe: Connection) 
         f"baseline -> end: RSS {start.rss_kib:,} -> {end.rss_kib:,} KiB "
         f"({end.rss_kib - start.rss_kib:+,}); fds {start.fds} -> {end.fds}; "
         f"connections_open {start.gauges['trio_sse_connections_open']:.0f} -> "
-        f"{end.gauges['trio_sse_connections_open']:.0f} (the /metrics request); "
+        f"{end.gauges['trio_sse_connections_open']:.0f} (/metrics, the kept-alive probe); "
         f"tickers {start.gauges['trio_sse_tickers_active']:.0f} -> "
         f"{end.gauges['trio_sse_tickers_active']:.0f}; websockets "
         f"{start.gauges['trio_sse_websockets_open']:.0f} -> "
@@ -579,7 +582,9 @@ def raise_fd_limit() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def start_server(interval: float, stderr: IO[bytes]) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    interval: float, stderr: IO[bytes], pythonmalloc: str | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     command = [
         sys.executable,
         "-m",
@@ -594,7 +599,10 @@ def start_server(interval: float, stderr: IO[bytes]) -> tuple[subprocess.Popen[b
         "--log-level",
         "warning",
     ]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)
+    env = dict(os.environ)
+    if pythonmalloc:
+        env["PYTHONMALLOC"] = pythonmalloc
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
     assert server.stdout is not None
     deadline = time.monotonic() + STARTUP_LIMIT
     line = b""
@@ -634,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-cycles", type=int, default=1_000_000, help="client cycles cap")
     parser.add_argument("--interval", type=float, default=0.5, help="demo ticker interval")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--pythonmalloc",
+        default=None,
+        help="PYTHONMALLOC for the server (e.g. malloc: RSS returns after storms)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.duration <= MAX_DURATION:
         parser.error(f"--duration: must be in (0, {MAX_DURATION:.0f}]")
@@ -644,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: RLIMIT_NOFILE {soft} is tight for {args.clients} clients")
 
     with tempfile.TemporaryFile() as stderr:
-        server, port = start_server(args.interval, stderr)
+        server, port = start_server(args.interval, stderr, args.pythonmalloc)
         print(
             f"trio-sse soak: server pid {server.pid} on {HOST}:{port} (demo ticker every "
             f"{args.interval} s); {args.clients} clients in waves of {args.wave:.0f} s for "

@@ -32,6 +32,7 @@ import trio
 
 from ._config import Config
 from ._connection import HTTPConnection, drain_and_close
+from ._memory import StormTracker, malloc_trim, trim_is_available
 from ._stats import ServerStatistics, _Counters
 from ._timer import TimerService, _current_timer
 
@@ -236,6 +237,8 @@ class Server:
                 connection_nursery: trio.Nursery = await service_nursery.start(
                     self._host_connections, owns_timer
                 )
+                if self.config.memory_trim_interval is not None and trim_is_available():
+                    service_nursery.start_soon(self._trim_memory, self.config.memory_trim_interval)
                 try:
                     async with trio.open_nursery() as accept_nursery:
                         for listener in listeners:
@@ -295,6 +298,15 @@ class Server:
                 return
             stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
             nursery.start_soon(self._serve, stream, None, True)
+
+    async def _trim_memory(self, interval: float) -> NoReturn:
+        """Give freed memory back to the OS when a storm of connections has ended."""
+        storm = StormTracker()
+        while True:
+            await trio.sleep(interval)
+            if storm.should_trim(self._counters.connections_open):
+                malloc_trim()
+                self._counters.memory_trims += 1
 
     async def _host_connections(
         self, stop_timer: bool, *, task_status: trio.TaskStatus[trio.Nursery]

@@ -23,6 +23,7 @@ class _Counters:
         "event_streams_open",
         "events_sent",
         "handler_errors",
+        "memory_trims",
         "requests_total",
         "responses_by_status",
         "slow_clients_dropped",
@@ -53,6 +54,7 @@ class _Counters:
         self.websocket_bytes_received = 0
         self.websocket_bytes_sent = 0
         self.websocket_heartbeat_timeouts = 0
+        self.memory_trims = 0
 
     def count_response(self, status: int) -> None:
         by_status = self.responses_by_status
@@ -77,6 +79,7 @@ class _Counters:
             websocket_bytes_received=self.websocket_bytes_received,
             websocket_bytes_sent=self.websocket_bytes_sent,
             websocket_heartbeat_timeouts=self.websocket_heartbeat_timeouts,
+            memory_trims=self.memory_trims,
         )
 
 
@@ -107,6 +110,9 @@ class ServerStatistics:
         websocket_bytes_sent: Bytes sent on WebSocket sessions (the ``101`` and frames).
         websocket_heartbeat_timeouts: WebSocket sessions closed because a heartbeat ping
             got no pong in time.
+        memory_trims: Times freed memory was given back to the OS after a storm of
+            connections (see :attr:`Config.memory_trim_interval
+            <trio_sse.Config.memory_trim_interval>`).
     """
 
     connections_open: int
@@ -126,6 +132,7 @@ class ServerStatistics:
     websocket_bytes_received: int
     websocket_bytes_sent: int
     websocket_heartbeat_timeouts: int
+    memory_trims: int = 0
 
 
 _METRICS: tuple[tuple[str, str, str, str], ...] = (
@@ -181,6 +188,12 @@ _METRICS: tuple[tuple[str, str, str, str], ...] = (
         "counter",
         "WebSocket sessions closed for a missing pong.",
     ),
+    (
+        "memory_trims",
+        "trio_sse_memory_trims_total",
+        "counter",
+        "Freed memory given back to the OS after a storm.",
+    ),
 )
 
 
@@ -194,8 +207,8 @@ def render_prometheus(stats: ServerStatistics) -> str:
     ``trio_sse_events_sent_total``, ``trio_sse_event_bytes_sent_total``,
     ``trio_sse_stream_disconnects_total``, ``trio_sse_slow_clients_dropped_total``,
     ``trio_sse_websockets_open``, ``trio_sse_websockets_total``,
-    ``trio_sse_websocket_bytes_received_total``, ``trio_sse_websocket_bytes_sent_total``
-    and ``trio_sse_websocket_heartbeat_timeouts_total``.
+    ``trio_sse_websocket_bytes_received_total``, ``trio_sse_websocket_bytes_sent_total``,
+    ``trio_sse_websocket_heartbeat_timeouts_total`` and ``trio_sse_memory_trims_total``.
 
     Args:
         stats: A snapshot from :meth:`trio_sse.Server.statistics`.
