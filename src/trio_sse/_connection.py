@@ -609,7 +609,66 @@ class HTTPConnection:
         self._last_write = trio.current_time()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._run_producer, produce, nursery.cancel_scope, outcome)
-            await self._watch(outcome, heartbeat, heartbeat_bytes, counts_as_event)
+            # Watch the socket, here in the connection's task (inline: this frame waits
+            # for as long as the stream lives): EOF or a reset means the client left.
+            # Also write idle heartbeats, and stop when the server shuts down. Then (or
+            # when the producer finishing cancels this) the producer is cancelled.
+            sock = self._sock
+            fd = -1 if sock is None else sock.fileno()
+            conn = self._conn
+            limit = self._config.max_header_bytes
+            received = 0
+            server = self._server
+            try:
+                while True:
+                    if server.shutting_down:
+                        outcome.shutdown = True
+                        break
+                    # One scope per wait, both the idle-heartbeat timer and the shutdown
+                    # interrupt (the server cancels ``self._interrupt``).
+                    deadline = math.inf if heartbeat is None else self._last_write + heartbeat
+                    with trio.CancelScope(deadline=deadline) as timer:
+                        self._interrupt = timer
+                        if fd < 0:
+                            data = await self._read()
+                        else:  # inline: the shortest stack, in a task that waits for hours
+                            while True:
+                                await trio.lowlevel.wait_readable(fd)
+                                try:
+                                    data = os.read(fd, RECEIVE_SIZE)
+                                    break
+                                except BlockingIOError:
+                                    continue
+                                except OSError as exc:
+                                    raise trio.BrokenResourceError(f"read failed: {exc}") from exc
+                    self._interrupt = None
+                    if timer.cancelled_caught:
+                        if heartbeat is None or trio.current_time() < deadline:
+                            outcome.shutdown = True  # cancelled before its deadline: shutdown
+                            break
+                        # Idle: nothing read, nothing written since the deadline was set?
+                        if (
+                            trio.current_time() >= self._last_write + heartbeat
+                            and not self._write_lock.held
+                        ):
+                            await self.write_body(heartbeat_bytes)
+                            if counts_as_event:
+                                self._counters.events_sent += 1
+                                self._counters.bytes_sent += len(heartbeat_bytes)
+                        continue
+                    if not data:
+                        outcome.disconnected = True
+                        break
+                    # Pipelined bytes behind a stream: keep them for the next cycle, bounded.
+                    received += len(data)
+                    if received > limit:
+                        outcome.disconnected = True
+                        break
+                    conn.receive_data(bytes(data))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
+                outcome.disconnected = True
+            finally:
+                self._interrupt = None
             nursery.cancel_scope.cancel()
         if outcome.disconnected:
             counters.stream_disconnects += 1
@@ -651,71 +710,6 @@ class HTTPConnection:
         finally:
             counters.tickers_active -= 1
             scope.cancel()
-
-    async def _watch(
-        self,
-        outcome: _StreamOutcome,
-        heartbeat: float | None,
-        heartbeat_bytes: bytes,
-        counts_as_event: bool,
-    ) -> None:
-        """Read the socket while a body streams: EOF or reset means the client left.
-
-        Also writes idle heartbeats, and stops when the server shuts down. Returns (or is
-        cancelled by the producer finishing); the caller cancels the producer.
-        """
-        if self._server.shutting_down:
-            outcome.shutdown = True
-            return
-        sock = self._sock
-        fd = -1 if sock is None else sock.fileno()
-        conn = self._conn
-        limit = self._config.max_header_bytes
-        received = 0
-        server = self._server
-        try:
-            while True:
-                if server.shutting_down:
-                    outcome.shutdown = True
-                    return
-                # One scope per wait, both the idle-heartbeat timer and the shutdown
-                # interrupt (the server cancels ``self._interrupt``): one scope fewer held
-                # by every idle stream.
-                deadline = math.inf if heartbeat is None else self._last_write + heartbeat
-                with trio.CancelScope(deadline=deadline) as timer:
-                    self._interrupt = timer
-                    if fd < 0:
-                        data = await self._read()
-                    else:  # the shortest stack for a task that waits for hours
-                        data = await self._read_when_ready(fd)
-                self._interrupt = None
-                if timer.cancelled_caught:
-                    if heartbeat is None or trio.current_time() < deadline:
-                        outcome.shutdown = True  # cancelled before its deadline: shutdown
-                        return
-                    # Idle: nothing read, nothing written since the deadline was set?
-                    lock = self._write_lock
-                    if trio.current_time() >= self._last_write + heartbeat and not (
-                        lock is not None and lock.held
-                    ):
-                        await self.write_body(heartbeat_bytes)
-                        if counts_as_event:
-                            self._counters.events_sent += 1
-                            self._counters.bytes_sent += len(heartbeat_bytes)
-                    continue
-                if not data:
-                    outcome.disconnected = True
-                    return
-                # Pipelined bytes behind a stream: keep them for the next cycle, bounded.
-                received += len(data)
-                if received > limit:
-                    outcome.disconnected = True
-                    return
-                conn.receive_data(bytes(data))
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
-            outcome.disconnected = True
-        finally:
-            self._interrupt = None
 
     async def _send_error(
         self, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
