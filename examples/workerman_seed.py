@@ -50,7 +50,7 @@ logger = logging.getLogger("workerman_seed")
 
 async def ticker(stream: trio_sse.EventStream, interval: float) -> None:
     """Periodically push data to the client (the PHP's ``Timer::add`` callback)."""
-    start = trio.current_time()
+    start = stream.opened_at  # when the client saw the stream open
     n = 0
     while True:
         n += 1

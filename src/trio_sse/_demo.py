@@ -153,7 +153,7 @@ async def seed_ticker(stream: EventStream, interval: float = DEFAULT_INTERVAL) -
     cancelled by its connection's nursery the moment the client goes away.
     """
     n = resume_id(stream.last_event_id)
-    start = trio.current_time()
+    start = stream.opened_at  # when the client saw the stream open
     tick = 0
     while True:
         tick += 1

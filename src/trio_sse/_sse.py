@@ -11,6 +11,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, NamedTuple, final
 
+import trio
+
 from ._events import ServerSentEvent, encode_comment
 from ._response import BaseResponse, header_items
 
@@ -55,14 +57,19 @@ class EventStream:
         request: The request that opened the stream.
         last_event_id: The client's ``Last-Event-ID`` header (``None`` on a first
             connection), for resuming after a reconnect.
+        opened_at: When the response head was written (``trio.current_time()``): the
+            moment the client sees the stream open. Schedule periodic events from here
+            (``opened_at + n * interval``) rather than from when the producer first runs,
+            which under load can be a scheduler batch later.
     """
 
-    __slots__ = ("_conn", "last_event_id", "request")
+    __slots__ = ("_conn", "last_event_id", "opened_at", "request")
 
     def __init__(self, conn: HTTPConnection, request: Request) -> None:
         self._conn = conn
         self.request = request
         self.last_event_id = request.last_event_id
+        self.opened_at = trio.current_time()
 
     async def send(self, event: ServerSentEvent | bytes) -> None:
         """Encode *event* and write it to the client, flushed.
