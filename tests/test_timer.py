@@ -501,7 +501,8 @@ def ticking_app(
     """An event stream whose producer ticks with ``trio_sse.sleep_until`` on the clock."""
 
     async def ticker(stream: trio_sse.EventStream) -> None:
-        start = trio.current_time()
+        start = stream.opened_at
+        assert start == trio.current_time()  # (virtual time: no delay before it runs)
         starts.append(start)
         try:
             n = 0
@@ -550,8 +551,10 @@ async def test_server_ticker_parks_on_the_server_timer(
             await client.send_request("GET", "/", headers=SSE)
             head = await client.receive_head()
             assert head.status == 200
+            head_at = trio.current_time()
             await trio.testing.wait_all_tasks_blocked()
             (start,) = starts
+            assert start == head_at  # stream.opened_at: when the head went out
             assert len(timer) == 1  # the producer is parked on the server's timer
             for n in range(1, 5):
                 (event,) = await client.receive_events(1)
