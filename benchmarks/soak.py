@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pythonmalloc",
         default=None,
-        help="PYTHONMALLOC for the server (e.g. malloc: RSS returns after storms)",
+        help="PYTHONMALLOC for the server (e.g. malloc: every object in glibc's heap)",
     )
     args = parser.parse_args(argv)
     if not 0 < args.duration <= MAX_DURATION:

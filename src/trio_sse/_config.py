@@ -95,11 +95,9 @@ class Config:
             a quiet moment is served on time. ``None`` serves every deadline exactly.
         memory_trim_interval: How often the server checks whether a storm of connections
             has ended (the open connections fell to half their peak, and by at least 250);
-            then it
-            gives freed heap memory back to the operating system with glibc's
-            ``malloc_trim(0)`` (Linux with glibc only; a few milliseconds). Fully effective
-            when Python runs with ``PYTHONMALLOC=malloc``: CPython's own allocator keeps
-            partly used arenas. ``None`` disables it.
+            then it gives the freed C-heap memory back to the operating system with glibc's
+            ``malloc_trim(0)`` (Linux with glibc only; a few milliseconds). ``None``
+            disables it.
     """
 
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES

@@ -1,12 +1,12 @@
 """Giving freed heap memory back to the operating system after a storm of connections.
 
 After thousands of connections close, CPython has freed their objects but the process
-keeps the memory: CPython's own allocator (pymalloc) releases an arena only when every
-object in it is gone, and glibc's ``malloc`` keeps freed pages for reuse. The memory is
-reused by the next storm (RSS stays flat across storms: no leak), but a server that
-peaked once holds its peak. With ``PYTHONMALLOC=malloc`` every object lives in glibc's
-heap, and ``malloc_trim(0)`` returns its free pages; this module calls it (Linux with
-glibc only; elsewhere it does nothing). See :attr:`Config.memory_trim_interval
+keeps much of the memory: CPython's own allocator (pymalloc) releases an arena only when
+every object in it is gone, and glibc's ``malloc`` keeps freed pages for reuse. The memory
+is reused by the next storm (RSS stays flat across storms: no leak), but a server that
+peaked once holds most of its peak. ``malloc_trim(0)`` returns the free pages of glibc's
+heap, where CPython puts every object larger than 512 bytes; this module calls it (Linux
+with glibc only; elsewhere it does nothing). See :attr:`Config.memory_trim_interval
 <trio_sse.Config.memory_trim_interval>`.
 """
 
