@@ -2,7 +2,9 @@
 
 This file does no socket I/O and starts no task, thread or timer: all the work happens
 inside :meth:`Broadcaster.publish` (in the publisher's task) and inside each subscriber's
-own task (normally the producer of one :class:`~trio_sse.EventStreamResponse`).
+own task (normally the producer of one :class:`~trio_sse.EventStreamResponse`). The
+subscribers' queues, the overflow policy and the reset events are ``_fanout``'s, shared
+with the Redis backend; this file holds the interface and the in-memory backend.
 
 Rules
 -----
@@ -55,7 +57,7 @@ import dataclasses
 import secrets
 from abc import ABC, abstractmethod
 from collections import deque
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Final, final
@@ -64,19 +66,28 @@ import trio
 
 from ._events import ServerSentEvent
 from ._exceptions import InvalidEventError, TrioSSEError
+from ._fanout import (
+    RESET_BYTES,
+    RESET_EXPIRED,
+    RESET_UNKNOWN,
+    LocalFanOut,
+    Subscription,
+    prepare_event,
+)
 from ._sse import USE_CONFIG, EventStreamResponse, _UseConfig
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+    from collections.abc import AsyncGenerator, AsyncIterator
     from contextlib import AbstractAsyncContextManager
 
     from ._headers import HeadersLike
     from ._sse import EventStream
 
+# Subscription lives in _fanout with the queues that feed it; it is listed here because
+# the package's __init__ exports it from this module.
 __all__ = [
     "DEFAULT_HISTORY",
     "DEFAULT_QUEUE_SIZE",
-    "RESET_EVENT",
     "BroadcastBackend",
     "Broadcaster",
     "BrokerUnavailableError",
@@ -88,18 +99,6 @@ DEFAULT_HISTORY: Final = 1000
 """Events kept for replay by default."""
 DEFAULT_QUEUE_SIZE: Final = 64
 """Events queued per subscriber by default before it is dropped."""
-RESET_EVENT: Final = "reset"
-"""The event type telling a client that its ``Last-Event-ID`` could not be honoured."""
-
-#: Data of the reset event: the id is older than the history (events were lost) ...
-RESET_EXPIRED: Final = "expired"
-#: ... or the id was not issued by this broadcaster (another instance, or malformed).
-RESET_UNKNOWN: Final = "unknown"
-
-_RESET_BYTES: Final = {
-    RESET_EXPIRED: ServerSentEvent(RESET_EXPIRED, event=RESET_EVENT).encode(),
-    RESET_UNKNOWN: ServerSentEvent(RESET_UNKNOWN, event=RESET_EVENT).encode(),
-}
 _MAX_SEQ_DIGITS: Final = 20
 
 
@@ -112,26 +111,6 @@ class BrokerUnavailableError(TrioSSEError):
     typically answers ``503 Service Unavailable``. The in-memory :class:`Broadcaster`
     never raises it.
     """
-
-
-def _prepare_event(data: str | ServerSentEvent, event: str | None) -> ServerSentEvent:
-    """Check and normalise ``publish``'s arguments into an event without an id.
-
-    Shared by every backend, so they all accept and refuse the same things.
-    """
-    if isinstance(data, ServerSentEvent):
-        if event is not None:
-            raise TypeError("event: give the event type inside the ServerSentEvent, not both")
-        if data.id is not None:
-            raise InvalidEventError("id", "must be None: the broadcaster assigns ids")
-        prepared = data
-    else:
-        prepared = ServerSentEvent(data, event=event)  # validates both fields
-    if prepared.event == RESET_EVENT:
-        raise InvalidEventError(
-            "event", f"{RESET_EVENT!r} is reserved for the broadcaster's replay signal"
-        )
-    return prepared
 
 
 class BroadcastBackend(ABC):
@@ -217,57 +196,6 @@ class BroadcastBackend(ABC):
 
 
 @final
-class Subscription:
-    """One subscriber of a :class:`Broadcaster`: an async iterator of encoded events.
-
-    Created by :meth:`Broadcaster.open_subscription`; valid inside its ``async with`` block.
-    It yields the reset event or the replayed events first, then live events. Iteration
-    ends only when the broadcaster dropped the subscriber for overflow, after the events
-    already queued.
-
-    Attributes:
-        reset: ``None`` if the ``Last-Event-ID`` was honoured (or absent); otherwise the
-            data of the reset event yielded first: ``"expired"`` or ``"unknown"``.
-        replayed: How many events from the history were queued for replay.
-    """
-
-    __slots__ = ("_overflowed", "_receive", "_replay", "replayed", "reset")
-
-    def __init__(
-        self,
-        replay: list[bytes],
-        receive: trio.MemoryReceiveChannel[bytes],
-        reset: str | None,
-    ) -> None:
-        self._replay = deque(replay)
-        self._receive = receive
-        self._overflowed = False
-        self.reset = reset
-        self.replayed = len(replay) if reset is None else 0
-
-    @property
-    def overflowed(self) -> bool:
-        """Whether the broadcaster dropped this subscriber because its queue was full."""
-        return self._overflowed
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._replay:
-            await trio.lowlevel.checkpoint()
-            return self._replay.popleft()
-        try:
-            return await self._receive.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
-
-    def __repr__(self) -> str:
-        state = "overflowed" if self._overflowed else "live"
-        return f"<Subscription {state} reset={self.reset!r} replayed={self.replayed}>"
-
-
-@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BroadcasterStatistics:
     """A snapshot of a :class:`Broadcaster`'s counters, from :meth:`Broadcaster.statistics`.
@@ -291,57 +219,8 @@ class BroadcasterStatistics:
     last_event_id: str | None
 
 
-class _LocalFanOut(BroadcastBackend):
-    """This process's subscribers: bounded queues of encoded events, and their counters.
-
-    The part every backend shares (the in-memory one and broker-fed ones): registering a
-    subscription together with its replay in one synchronous step, delivering an encoded
-    event to every queue without blocking, and the overflow policy (a full queue drops
-    its subscriber). Backends call :meth:`_init_fan_out` from ``__init__``.
-    """
-
-    __slots__ = ("_dropped", "_queue_size", "_replayed", "_resets", "_subscribers")
-
-    def _init_fan_out(self, queue_size: int) -> None:
-        self._queue_size = queue_size
-        self._subscribers: dict[Subscription, trio.MemorySendChannel[bytes]] = {}
-        self._dropped = 0
-        self._replayed = 0
-        self._resets = 0
-
-    def _fan_out(self, block: bytes) -> None:
-        """Queue *block* for every subscriber; drop those whose queue is full."""
-        full: list[Subscription] = []
-        for subscription, channel in self._subscribers.items():
-            try:
-                channel.send_nowait(block)
-            except trio.WouldBlock:
-                full.append(subscription)
-        for subscription in full:
-            self._subscribers.pop(subscription).close()
-            subscription._overflowed = True
-            self._dropped += 1
-
-    @contextmanager
-    def _register(self, replay: list[bytes], reset: str | None) -> Iterator[Subscription]:
-        """Hold a subscription for the block; no checkpoint between replay and registering."""
-        send, receive = trio.open_memory_channel[bytes](self._queue_size)
-        subscription = Subscription(replay, receive, reset)
-        self._subscribers[subscription] = send
-        if reset is None:
-            self._replayed += len(replay)
-        else:
-            self._resets += 1
-        try:
-            yield subscription
-        finally:
-            self._subscribers.pop(subscription, None)
-            send.close()
-            receive.close()
-
-
 @final
-class Broadcaster(_LocalFanOut):
+class Broadcaster(BroadcastBackend):
     """The in-memory, single-process broadcaster (see the module rules).
 
     One instance per topic, shared by the handlers of an application::
@@ -375,7 +254,7 @@ class Broadcaster(_LocalFanOut):
             can carry (CR, LF, NUL, lone surrogates).
     """
 
-    __slots__ = ("_history", "_prefix", "_seq")
+    __slots__ = ("_fanout", "_history", "_prefix", "_seq")
 
     def __init__(
         self,
@@ -396,7 +275,7 @@ class Broadcaster(_LocalFanOut):
             except InvalidEventError as exc:
                 raise ValueError(f"id_prefix: {exc}, got {id_prefix!r}") from None
         self._prefix = id_prefix
-        self._init_fan_out(queue_size)
+        self._fanout = LocalFanOut(queue_size)
         self._history: deque[bytes] = deque(maxlen=history)
         self._seq = 0
 
@@ -456,13 +335,13 @@ class Broadcaster(_LocalFanOut):
             InvalidEventError: As for :meth:`BroadcastBackend.publish`.
             TypeError: *event* was given together with a ``ServerSentEvent``.
         """
-        prepared = _prepare_event(data, event)
+        prepared = prepare_event(data, event)
         seq = self._seq + 1
         event_id = self._format_id(seq)
         encoded = dataclasses.replace(prepared, id=event_id).encode()
         self._seq = seq
         self._history.append(encoded)
-        self._fan_out(encoded)
+        self._fanout.deliver(encoded)
         return event_id
 
     # -- subscribing -------------------------------------------------------------------
@@ -473,11 +352,11 @@ class Broadcaster(_LocalFanOut):
             return [], None
         seq = self._parse_id(last_event_id)
         if seq is None or seq > self._seq:
-            return [_RESET_BYTES[RESET_UNKNOWN]], RESET_UNKNOWN
+            return [RESET_BYTES[RESET_UNKNOWN]], RESET_UNKNOWN
         missed = self._seq - seq
         history = self._history
         if missed > len(history):
-            return [_RESET_BYTES[RESET_EXPIRED]], RESET_EXPIRED
+            return [RESET_BYTES[RESET_EXPIRED]], RESET_EXPIRED
         return list(islice(history, len(history) - missed, None)), None
 
     @asynccontextmanager
@@ -508,7 +387,7 @@ class Broadcaster(_LocalFanOut):
         # From here to ``yield``: no checkpoint, so no event can slip between the history
         # copy and the registration of the queue.
         replay, reset = self._replay_after(last_event_id)
-        with self._register(replay, reset) as subscription:
+        with self._fanout.register(replay, reset) as subscription:
             yield subscription
 
     # -- introspection -----------------------------------------------------------------
@@ -516,17 +395,17 @@ class Broadcaster(_LocalFanOut):
     def statistics(self) -> BroadcasterStatistics:
         """Return a snapshot of the broadcaster's counters."""
         return BroadcasterStatistics(
-            subscribers=len(self._subscribers),
+            subscribers=self._fanout.subscribers,
             published=self._seq,
             history_size=len(self._history),
-            subscribers_dropped=self._dropped,
-            events_replayed=self._replayed,
-            resets_sent=self._resets,
+            subscribers_dropped=self._fanout.dropped,
+            events_replayed=self._fanout.replayed,
+            resets_sent=self._fanout.resets,
             last_event_id=self._format_id(self._seq) if self._seq else None,
         )
 
     def __repr__(self) -> str:
         return (
-            f"<Broadcaster {len(self._subscribers)} subscribers, {self._seq} published, "
+            f"<Broadcaster {self._fanout.subscribers} subscribers, {self._seq} published, "
             f"history {len(self._history)}/{self._history.maxlen}>"
         )

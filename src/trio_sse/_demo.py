@@ -86,9 +86,10 @@ from typing import TYPE_CHECKING, Final, NoReturn
 import trio
 import trio_websocket
 
-from ._broadcast import RESET_EVENT, Broadcaster, BrokerUnavailableError
+from ._broadcast import Broadcaster, BrokerUnavailableError
 from ._events import ServerSentEvent
 from ._exceptions import InvalidEventError
+from ._fanout import RESET_EVENT
 from ._negotiation import accepts_event_stream
 from ._parser import parse_event_stream
 from ._response import BaseResponse, Response

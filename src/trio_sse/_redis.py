@@ -49,22 +49,19 @@ from typing import TYPE_CHECKING, Any, Final, final
 import trio
 
 from ._broadcast import (
-    _RESET_BYTES,
     DEFAULT_HISTORY,
     DEFAULT_QUEUE_SIZE,
-    RESET_EXPIRED,
-    RESET_UNKNOWN,
+    BroadcastBackend,
     BroadcasterStatistics,
     BrokerUnavailableError,
-    Subscription,
-    _LocalFanOut,
-    _prepare_event,
 )
+from ._fanout import RESET_BYTES, RESET_EXPIRED, RESET_UNKNOWN, LocalFanOut, prepare_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
     from ._events import ServerSentEvent
+    from ._fanout import Subscription
 
 __all__ = ["DEFAULT_STREAM", "RedisBroadcaster", "open_redis_broadcaster"]
 
@@ -106,7 +103,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
 
 
 @final
-class RedisBroadcaster(_LocalFanOut):
+class RedisBroadcaster(BroadcastBackend):
     """The Redis Streams backend; create it with :func:`open_redis_broadcaster`.
 
     Share one instance per stream between the handlers of a process, as with
@@ -118,6 +115,7 @@ class RedisBroadcaster(_LocalFanOut):
         "_cache",
         "_client",
         "_connected",
+        "_fanout",
         "_floor",
         "_history",
         "_last",
@@ -133,7 +131,7 @@ class RedisBroadcaster(_LocalFanOut):
         self._client = client
         self._stream = stream
         self._history = history
-        self._init_fan_out(queue_size)
+        self._fanout = LocalFanOut(queue_size)
         self._timeout = timeout
         self._cache: deque[tuple[StreamId, bytes]] = deque()
         self._floor: StreamId | None = None  # the cache holds every entry after this id
@@ -170,7 +168,7 @@ class RedisBroadcaster(_LocalFanOut):
         """
         from coredis import PureToken
 
-        encoded = _prepare_event(data, event).encode()
+        encoded = prepare_event(data, event).encode()
         try:
             with trio.fail_after(self._timeout):
                 entry_id = await self._client.xadd(
@@ -218,13 +216,6 @@ class RedisBroadcaster(_LocalFanOut):
             return RESET_EXPIRED  # trimmed: entries after *after* may be gone
         return RESET_UNKNOWN  # nothing was ever removed: *after* is not from this stream
 
-    def _end_all_subscriptions(self) -> None:
-        for subscription, channel in self._subscribers.items():
-            channel.close()
-            subscription._overflowed = True
-        self._dropped += len(self._subscribers)
-        self._subscribers.clear()
-
     async def _connect(self) -> None:
         """Find where to read from: the stream's end at first, else check continuity."""
         info = await self._stream_state()
@@ -241,7 +232,7 @@ class RedisBroadcaster(_LocalFanOut):
                 self._stream,
                 _format_id(self._last),
             )
-            self._end_all_subscriptions()
+            self._fanout.drop_all()
             self._cache.clear()
             self._last = self._floor = tail or (0, 0)
 
@@ -260,7 +251,7 @@ class RedisBroadcaster(_LocalFanOut):
             if len(self._cache) > self._history:
                 self._floor = self._cache.popleft()[0]
             self._read += 1
-            self._fan_out(block)
+            self._fanout.deliver(block)
         self._progress.set()
         self._progress = trio.Event()
 
@@ -345,7 +336,7 @@ class RedisBroadcaster(_LocalFanOut):
                     info = await self._stream_state()
                     reset = self._classify(after, info)
                     if reset is not None:
-                        return [_RESET_BYTES[reset]], reset
+                        return [RESET_BYTES[reset]], reset
                     entries = await self._client.xrange(self._stream, "(" + _format_id(after), "+")
                     replay: list[bytes] = []
                     target = after
@@ -396,7 +387,7 @@ class RedisBroadcaster(_LocalFanOut):
         if last_event_id:
             after = _parse_id(last_event_id)
             if after is None:
-                replay, reset = [_RESET_BYTES[RESET_UNKNOWN]], RESET_UNKNOWN
+                replay, reset = [RESET_BYTES[RESET_UNKNOWN]], RESET_UNKNOWN
             else:
                 cached = self._from_cache(after)
                 if cached is not None:
@@ -404,7 +395,7 @@ class RedisBroadcaster(_LocalFanOut):
                 else:
                     replay, reset = await self._replay_from_redis(after)
         # From here to ``yield``: no checkpoint (see _replay_from_redis).
-        with self._register(replay, reset) as subscription:
+        with self._fanout.register(replay, reset) as subscription:
             yield subscription
 
     # -- introspection -----------------------------------------------------------------
@@ -416,19 +407,19 @@ class RedisBroadcaster(_LocalFanOut):
         ``history_size`` is the local cache's size; ``last_event_id`` the last entry read.
         """
         return BroadcasterStatistics(
-            subscribers=len(self._subscribers),
+            subscribers=self._fanout.subscribers,
             published=self._read,
             history_size=len(self._cache),
-            subscribers_dropped=self._dropped,
-            events_replayed=self._replayed,
-            resets_sent=self._resets,
+            subscribers_dropped=self._fanout.dropped,
+            events_replayed=self._fanout.replayed,
+            resets_sent=self._fanout.resets,
             last_event_id=_format_id(self._last) if self._read and self._last else None,
         )
 
     def __repr__(self) -> str:
         state = "connected" if self._connected else "disconnected"
         return (
-            f"<RedisBroadcaster {self._stream!r} {state}, {len(self._subscribers)} "
+            f"<RedisBroadcaster {self._stream!r} {state}, {self._fanout.subscribers} "
             f"subscribers, {self._read} read>"
         )
 
