@@ -25,8 +25,8 @@ from trio_sse._demo import (
     DROP_CLOSE_CODE,
     FEED_MAX_CATCH_UP,
     MAX_BINARY_BYTES,
-    _DemoFeed,
-    _LiveConnections,
+    DemoFeed,
+    LiveConnections,
     build_demo_app,
     demo_retry_ms,
 )
@@ -234,7 +234,7 @@ async def test_unknown_last_event_id_gets_a_reset(nursery: trio.Nursery) -> None
 async def test_catch_up_publishes_what_came_due_at_most_the_cap(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    feed = _DemoFeed(1.0)
+    feed = DemoFeed(1.0)
     feed.catch_up()  # the first listener: the schedule starts now
     assert feed.broadcaster.statistics().published == 0
     await trio.sleep(2.5)
@@ -253,7 +253,7 @@ async def test_catch_up_publishes_what_came_due_at_most_the_cap(
 
 
 async def test_live_connections_registry() -> None:
-    live = _LiveConnections()
+    live = LiveConnections()
     with live.open("a", "sse") as one, live.open("a", "sse") as two, live.open("a", "ws") as ws:
         with live.open(None, "sse") as anonymous:
             assert live.drop("a", "sse") == 2
