@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_sse._events import ServerSentEvent
+from trio_sse._events import MAX_RETRY, ServerSentEvent
 from trio_sse._parser import (
     EventStreamParser,
     MessageEvent,
@@ -344,7 +344,7 @@ def valid_events(draw: st.DrawFn) -> ServerSentEvent:
     data = draw(st.none() | _tricky)
     event = draw(st.none() | _single_line)
     id_ = draw(st.none() | _id)
-    retry = draw(st.none() | st.integers(min_value=0))
+    retry = draw(st.none() | st.integers(min_value=0, max_value=MAX_RETRY))
     comment = draw(st.none() | _tricky)
     if all(field is None for field in (data, event, id_, retry, comment)):
         data = ""

@@ -17,6 +17,7 @@ from ._broadcast import BroadcasterStatistics as BroadcasterStatistics
 from ._broadcast import BrokerUnavailableError as BrokerUnavailableError
 from ._broadcast import Subscription as Subscription
 from ._config import Config as Config
+from ._events import MAX_RETRY as MAX_RETRY
 from ._events import ServerSentEvent as ServerSentEvent
 from ._events import encode_comment as encode_comment
 from ._exceptions import ConnectionClosed as ConnectionClosed
@@ -70,6 +71,7 @@ __all__ = [
     "Handler",
     "Headers",
     "HeadersLike",
+    "MAX_RETRY",
     "InvalidEventError",
     "MediaRange",
     "MessageEvent",

@@ -19,7 +19,11 @@ client's parsing rules (§9.2.5-9.2.7):
   empty message.
 * ``event`` must not contain CR or LF: rejected, never stripped.
 * ``id`` must not contain CR, LF or NUL; ``id=""`` (reset) differs from ``None``.
-* ``retry`` is a non-negative ``int`` (not ``bool``), written in base ten.
+* ``retry`` is an ``int`` (not ``bool``) from 0 to :data:`~trio_sse.MAX_RETRY`,
+  written in base ten.
+* A ``str`` or ``int`` subclass is stored as a plain ``str`` or ``int``, so no overridden
+  method (``__contains__``, ``replace``, ``__str__``, ...) can slip past the checks or
+  change what is written.
 * Comments may span lines: each piece becomes its own ``: text`` line (a bare ``:``
   for an empty piece).
 
@@ -29,17 +33,27 @@ Order within a block: comment lines, ``event``, ``id``, ``retry``, then ``data``
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
-from typing import final
+from typing import Final, final
 
 from ._exceptions import InvalidEventError
 
-__all__ = ["ServerSentEvent", "encode_comment"]
+__all__ = ["MAX_RETRY", "ServerSentEvent", "encode_comment"]
+
+#: The largest ``retry`` value, in milliseconds: 2**31 - 1, about 24.8 days. JavaScript
+#: clients wait with ``setTimeout``, whose delay is a signed 32-bit integer: browsers run
+#: a larger delay at once (it wraps around) and Node.js replaces it with 1 ms, so a bigger
+#: ``retry`` would make such clients reconnect immediately, the opposite of what was asked.
+#: (It also keeps the value far from Python's int-to-str digit limit.)
+MAX_RETRY: Final = 2**31 - 1
 
 
 def _check_str(field: str, value: object) -> str:
-    """Return ``value`` if it is a ``str`` that UTF-8 can encode, else raise."""
+    """Return ``value`` as a plain ``str`` if UTF-8 can encode it, else raise."""
     if not isinstance(value, str):
         raise InvalidEventError(field, f"field must be str, not {type(value).__name__}")
+    if type(value) is not str:
+        # A subclass may override the methods used below and in encode(); keep its text.
+        value = str.__str__(value)
     if not value.isascii():
         try:
             value.encode("utf-8")
@@ -48,6 +62,17 @@ def _check_str(field: str, value: object) -> str:
                 field, "field must not contain lone surrogates (not encodable as UTF-8)"
             ) from None
     return value
+
+
+def _int_text(value: int) -> str:
+    """``value`` in base ten for a message, or its size if it is too long to print.
+
+    ``str()`` of an int with thousands of digits raises ``ValueError`` (Python's
+    int-to-str digit limit), and would make an unreadable message anyway.
+    """
+    if value.bit_length() <= 64:
+        return str(value)
+    return f"an int of {value.bit_length()} bits"
 
 
 def _normalise_newlines(text: str) -> str:
@@ -83,13 +108,16 @@ class ServerSentEvent:
         id: The event id, sent back by a reconnecting client as ``Last-Event-ID``.
             ``""`` resets the client's last event id; ``None`` leaves it unchanged.
             Must not contain CR, LF or NUL.
-        retry: The client's reconnection time in milliseconds, a non-negative ``int``.
+        retry: The client's reconnection time in milliseconds, an ``int`` from 0 to
+            :data:`~trio_sse.MAX_RETRY` (2**31 - 1, the longest delay JavaScript's
+            ``setTimeout`` honours).
         comment: Comment text, ignored by clients (padding, heartbeats, debugging).
             CRLF, LF and CR split it into several comment lines.
 
     Raises:
         InvalidEventError: If a field has the wrong type, holds a character its line
-            cannot carry, or if every field is ``None``. The error's
+            cannot carry (or a lone surrogate, which UTF-8 cannot), if ``retry`` is out
+            of range, or if every field is ``None``. The error's
             :attr:`~InvalidEventError.field` names the field.
     """
 
@@ -101,26 +129,45 @@ class ServerSentEvent:
     comment: str | None = None
 
     def __post_init__(self) -> None:
+        # Subclass values are replaced by plain ones (frozen: hence object.__setattr__).
         if self.data is not None:
-            _check_str("data", self.data)
+            data = _check_str("data", self.data)
+            if data is not self.data:
+                object.__setattr__(self, "data", data)
         if self.event is not None:
             event = _check_str("event", self.event)
             if "\r" in event or "\n" in event:
                 raise InvalidEventError("event", "field must not contain CR or LF")
+            if event is not self.event:
+                object.__setattr__(self, "event", event)
         if self.id is not None:
             id_ = _check_str("id", self.id)
             if "\r" in id_ or "\n" in id_:
                 raise InvalidEventError("id", "field must not contain CR or LF")
             if "\0" in id_:
                 raise InvalidEventError("id", "field must not contain NUL")
+            if id_ is not self.id:
+                object.__setattr__(self, "id", id_)
         if self.retry is not None:
             retry: object = self.retry
             if not isinstance(retry, int) or isinstance(retry, bool):
                 raise InvalidEventError("retry", f"field must be int, not {type(retry).__name__}")
+            if type(retry) is not int:
+                retry = int.__int__(retry)  # a plain int: no overridden __lt__ or __str__
+                object.__setattr__(self, "retry", retry)
             if retry < 0:
-                raise InvalidEventError("retry", f"field must be non-negative, not {retry}")
+                raise InvalidEventError(
+                    "retry", f"field must be non-negative, not {_int_text(retry)}"
+                )
+            if retry > MAX_RETRY:
+                raise InvalidEventError(
+                    "retry",
+                    f"field must be at most {MAX_RETRY} (MAX_RETRY), not {_int_text(retry)}",
+                )
         if self.comment is not None:
-            _check_str("comment", self.comment)
+            comment = _check_str("comment", self.comment)
+            if comment is not self.comment:
+                object.__setattr__(self, "comment", comment)
         elif self.data is None and self.event is None and self.id is None and self.retry is None:
             raise InvalidEventError(
                 "data", "an event needs at least one field (data, event, id, retry or comment)"
