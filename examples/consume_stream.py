@@ -8,7 +8,7 @@ Run a server, then point this at it::
 
 It opens a plain TCP connection with :func:`trio.open_tcp_stream`, speaks HTTP/1.1 through
 h11 (trio-sse's own dependency; it handles chunked framing), and feeds the body to
-:class:`trio_sse.EventStreamParser`, which dispatches events exactly as WHATWG HTML §9.2
+:class:`trio_sse.client.EventStreamParser`, which dispatches events exactly as WHATWG HTML §9.2
 says a browser does. Each event is printed as ``[id] type: data``.
 
 Policy choices, following the EventSource processing model:
@@ -60,7 +60,7 @@ class Consumer:
         self.port = port
         self.path = path
         self.count = count
-        self.parser = trio_sse.EventStreamParser()  # keeps last_event_id and retry
+        self.parser = trio_sse.client.EventStreamParser()  # keeps last_event_id and retry
         self.received = 0
 
     def _request(self) -> h11.Request:

@@ -105,7 +105,7 @@ def build_app(broadcaster: trio_sse.Broadcaster) -> trio_sse.Router:
     async def metrics(request: trio_sse.Request) -> trio_sse.BaseResponse:
         stats = trio_sse.current_server().statistics()
         return trio_sse.Response(
-            trio_sse.render_prometheus(stats), content_type=PROMETHEUS_CONTENT_TYPE
+            trio_sse.metrics.render_prometheus(stats), content_type=PROMETHEUS_CONTENT_TYPE
         )
 
     @router.route("/")

@@ -29,7 +29,7 @@ Policy choices:
 * **One room, two transports.** A :class:`trio_sse.Broadcaster` holds the room; SSE
   streams relay it with :meth:`~trio_sse.BroadcastBackend.stream_response`, WebSocket
   sessions with :meth:`~trio_sse.Broadcaster.open_subscription`, decoding each encoded
-  block with the package's own parser (:func:`trio_sse.parse_event_stream`).
+  block with the package's own parser (:func:`trio_sse.client.parse_event_stream`).
 * **One task per direction.** A ``/chat`` session runs a writer (room -> client) and a
   reader (client -> room) in a nursery; whichever sees the socket closed cancels the
   other. When the client goes away the server cancels the handler anyway: no
@@ -72,7 +72,10 @@ CHAT_EVENT = "chat"
 
 
 async def echo(request: trio_sse.Request, ws: WebSocketConnection) -> None:
-    """``/echo``: send every message back. Ends when the client closes (ConnectionClosed)."""
+    """``/echo``: send every message back, until the client closes the connection.
+
+    Then ``ws.get_message()`` raises ``trio_websocket.ConnectionClosed``, which ends the handler.
+    """
     logger.info("echo: %s connected", request.client)
     while True:
         await ws.send_message(await ws.get_message())
@@ -123,7 +126,7 @@ class ChatSession:
                     task_status.started()
                     task_status = trio.TASK_STATUS_IGNORED  # only the first time counts
                     async for block in subscription:
-                        for event in trio_sse.parse_event_stream(block):
+                        for event in trio_sse.client.parse_event_stream(block):
                             if event.last_event_id:
                                 self.last_event_id = event.last_event_id
                             message = {

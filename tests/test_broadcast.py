@@ -27,9 +27,9 @@ from trio_sse import (
     Server,
     ServerSentEvent,
     Subscription,
-    parse_events,
 )
 from trio_sse._demo import MAX_PUBLISH_BYTES, build_demo_app
+from trio_sse.client import parse_events
 from trio_sse.testing import TestClient, open_memory_client
 
 if TYPE_CHECKING:

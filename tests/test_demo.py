@@ -35,7 +35,7 @@ from trio_sse.testing import TestClient, open_memory_client
 if TYPE_CHECKING:
     from trio_websocket import WebSocketConnection
 
-    from trio_sse._parser import MessageEvent
+    from trio_sse.client import MessageEvent
 
 ACCEPT_SSE = [("Accept", "text/event-stream")]
 #: The page's counters, read by the browser tests.

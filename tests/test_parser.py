@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trio_sse._events import MAX_RETRY, ServerSentEvent
-from trio_sse._parser import (
+from trio_sse.client import (
     EventStreamParser,
     MessageEvent,
     parse_event_stream,

@@ -24,7 +24,9 @@ import pytest
 import trio
 
 import trio_sse
-from trio_sse import parse_event_stream as parse_events
+from trio_sse.client import MessageEvent
+from trio_sse.client import parse_event_stream as parse_events
+from trio_sse.redis import open_redis_broadcaster
 from trio_sse.testing import TestClient
 
 if TYPE_CHECKING:
@@ -184,7 +186,7 @@ class EventReader:
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
-        self.events: list[trio_sse.MessageEvent] = []
+        self.events: list[MessageEvent] = []
 
     @classmethod
     @asynccontextmanager
@@ -200,13 +202,13 @@ class EventReader:
         finally:
             await client.aclose()
 
-    async def until(self, count: int) -> list[trio_sse.MessageEvent]:
+    async def until(self, count: int) -> list[MessageEvent]:
         if len(self.events) < count:
             self.events += await self.client.receive_events(count - len(self.events))
         return self.events
 
 
-def ids(events: list[trio_sse.MessageEvent]) -> list[str]:
+def ids(events: list[MessageEvent]) -> list[str]:
     return [event.last_event_id for event in events]
 
 
@@ -218,8 +220,8 @@ async def test_publish_subscribe_replay_in_process(
 ) -> None:
     with trio.fail_after(20):
         async with (
-            trio_sse.open_redis_broadcaster(redis_server.url, stream=stream_name) as one,
-            trio_sse.open_redis_broadcaster(redis_server.url, stream=stream_name) as two,
+            open_redis_broadcaster(redis_server.url, stream=stream_name) as one,
+            open_redis_broadcaster(redis_server.url, stream=stream_name) as two,
         ):
             while not (one.connected and two.connected):
                 await trio.sleep(0.01)
@@ -237,9 +239,7 @@ async def test_publish_subscribe_replay_in_process(
                 assert resumed.reset is None
                 assert resumed.replayed == 1
                 assert await resumed.__anext__() == blocks[1]
-            async with trio_sse.open_redis_broadcaster(
-                redis_server.url, stream=stream_name
-            ) as three:
+            async with open_redis_broadcaster(redis_server.url, stream=stream_name) as three:
                 async with three.open_subscription(first) as resumed:
                     assert (resumed.reset, resumed.replayed) == (None, 1)
                     assert await resumed.__anext__() == blocks[1]
@@ -262,7 +262,7 @@ async def test_event_published_right_after_opening_is_delivered(
     (seen as a rare hang of the cross-worker test under load)."""
     with trio.fail_after(20):
         async with (
-            trio_sse.open_redis_broadcaster(redis_server.url, stream=stream_name) as backend,
+            open_redis_broadcaster(redis_server.url, stream=stream_name) as backend,
             backend.open_subscription() as live,
         ):
             # The position is known before the block starts (it was not, before the fix).
@@ -274,16 +274,14 @@ async def test_event_published_right_after_opening_is_delivered(
 
 async def test_too_old_id_is_reset_expired(redis_server: RedisServer, stream_name: str) -> None:
     with trio.fail_after(20):
-        async with trio_sse.open_redis_broadcaster(
+        async with open_redis_broadcaster(
             redis_server.url, stream=stream_name, history=5
         ) as backend:
             first = await backend.publish("0")
             for n in range(1, 400):  # MAXLEN ~ trims whole nodes (100 entries) at a time
                 await backend.publish(str(n))
             async with (
-                trio_sse.open_redis_broadcaster(
-                    redis_server.url, stream=stream_name, history=5
-                ) as fresh,
+                open_redis_broadcaster(redis_server.url, stream=stream_name, history=5) as fresh,
                 fresh.open_subscription(first) as subscription,
             ):
                 assert subscription.reset == "expired"
@@ -296,7 +294,7 @@ async def test_redis_down_publish_fails_and_subscribe_does_not_hang(
 ) -> None:
     down = RedisServer(redis_binary, tmp_path)  # never started: nothing listens there
     with trio.fail_after(20):
-        async with trio_sse.open_redis_broadcaster(
+        async with open_redis_broadcaster(
             down.url, stream=stream_name, redis_timeout=0.5
         ) as backend:
             with pytest.raises(trio_sse.BrokerUnavailableError):

@@ -1,4 +1,4 @@
-"""The shared timer of ``trio_sse.sleep_until``: alone, in a server, and at shutdown.
+"""The shared timer of ``trio_sse.lowlevel.sleep_until``: alone, in a server, and at shutdown.
 
 No sockets and no real sleeps: everything runs on Trio's virtual clock (``autojump_clock``),
 so wake-up times are checked exactly. The deadlines are chosen exactly representable in
@@ -80,9 +80,9 @@ async def test_outside_a_server_wakes_at_the_deadline(
 ) -> None:
     assert _current_timer.get(None) is None
     start = trio.current_time()
-    await trio_sse.sleep_until(start + 3.5)
+    await trio_sse.lowlevel.sleep_until(start + 3.5)
     assert trio.current_time() == start + 3.5
-    await trio_sse.sleep_until(start + 3.5)  # the same deadline again: now in the past
+    await trio_sse.lowlevel.sleep_until(start + 3.5)  # the same deadline again: now in the past
     assert trio.current_time() == start + 3.5
 
 
@@ -91,23 +91,23 @@ async def test_outside_a_server_past_deadline_still_yields_once(
 ) -> None:
     now = trio.current_time()
     with trio.testing.assert_checkpoints():
-        await trio_sse.sleep_until(now - 10)
+        await trio_sse.lowlevel.sleep_until(now - 10)
     with trio.testing.assert_checkpoints():
-        await trio_sse.sleep_until(-math.inf)
+        await trio_sse.lowlevel.sleep_until(-math.inf)
     assert trio.current_time() == now
 
 
 async def test_outside_a_server_is_cancellable(autojump_clock: trio.testing.MockClock) -> None:
     start = trio.current_time()
     with trio.move_on_after(2.5) as scope:
-        await trio_sse.sleep_until(start + 100)
+        await trio_sse.lowlevel.sleep_until(start + 100)
     assert scope.cancelled_caught
     assert trio.current_time() == start + 2.5
 
 
 async def test_nan_deadline_is_a_value_error_naming_deadline() -> None:
     with pytest.raises(ValueError, match="deadline"):
-        await trio_sse.sleep_until(math.nan)
+        await trio_sse.lowlevel.sleep_until(math.nan)
     idle = TimerService()  # never started: trio's own check
     with pytest.raises(ValueError, match="deadline"):
         await idle.sleep_until(math.nan)
@@ -117,7 +117,7 @@ async def test_nan_deadline_is_a_value_error_naming_deadline() -> None:
         token = _current_timer.set(timer)
         try:
             with pytest.raises(ValueError, match="deadline"):
-                await trio_sse.sleep_until(math.nan)
+                await trio_sse.lowlevel.sleep_until(math.nan)
         finally:
             _current_timer.reset(token)
         assert len(timer) == 0
@@ -252,7 +252,7 @@ async def test_public_sleep_until_uses_the_timer_of_the_context(
 
         async def sleeper() -> None:
             _current_timer.set(timer)  # this task's context only
-            await trio_sse.sleep_until(start + 2.0)
+            await trio_sse.lowlevel.sleep_until(start + 2.0)
             woke.append(trio.current_time())
 
         async with trio.open_nursery() as nursery:
@@ -498,7 +498,7 @@ async def test_timer_can_run_again_after_stop(autojump_clock: trio.testing.MockC
 def ticking_app(
     interval: float, starts: list[float], ends: list[float], sent: list[int]
 ) -> trio_sse.App:
-    """An event stream whose producer ticks with ``trio_sse.sleep_until`` on the clock."""
+    """An event stream whose producer ticks with ``trio_sse.lowlevel.sleep_until`` on the clock."""
 
     async def ticker(stream: trio_sse.EventStream) -> None:
         start = stream.opened_at
@@ -508,7 +508,7 @@ def ticking_app(
             n = 0
             while True:
                 n += 1
-                await trio_sse.sleep_until(start + n * interval)
+                await trio_sse.lowlevel.sleep_until(start + n * interval)
                 await stream.send(trio_sse.ServerSentEvent(str(n), id=str(n)))
                 sent.append(n)
         finally:
@@ -709,7 +709,7 @@ async def test_a_task_outliving_its_connection_finishes_its_sleep_after_shutdown
         async with trio.open_nursery() as outer:
 
             async def lingering() -> None:
-                await trio_sse.sleep_until(start + 100.0)
+                await trio_sse.lowlevel.sleep_until(start + 100.0)
                 woke.append(trio.current_time())
 
             async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:

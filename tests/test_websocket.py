@@ -795,7 +795,7 @@ async def test_metrics_show_websockets(demo_server: trio_sse.Server) -> None:
         ):
             while not demo_server.statistics().websockets_open:  # the 101 arrives first
                 await trio.sleep(0.01)
-            text = trio_sse.render_prometheus(demo_server.statistics())
+            text = trio_sse.metrics.render_prometheus(demo_server.statistics())
             lines = text.splitlines()
             assert "trio_sse_websockets_open 1" in lines
             assert "trio_sse_websockets_total 1" in lines

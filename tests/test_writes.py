@@ -215,7 +215,7 @@ async def test_slow_reader_gets_every_byte_of_a_fast_producer(spy: WriteSpy) -> 
                 )
         assert head.status_code == 200
         assert finished == [True]
-        events = trio_sse.parse_events(body)
+        events = trio_sse.client.parse_events(body)
         assert len(events) == EVENT_COUNT
         assert events == [big_event(i) for i in range(EVENT_COUNT)]
         assert body == b"".join(big_event(i).encode() for i in range(EVENT_COUNT))
@@ -338,7 +338,7 @@ async def test_burst_of_writes_has_schedule_points() -> None:
         finally:
             spinning[0] = False
     assert head.status_code == 200
-    assert [e.data for e in trio_sse.parse_events(body)] == [str(i) for i in range(count)]
+    assert [e.data for e in trio_sse.client.parse_events(body)] == [str(i) for i in range(count)]
     # without schedule points the side task would not have run at all during the burst
     (advanced,) = progress
     assert advanced >= count // YIELD_EVERY - 1
@@ -440,7 +440,7 @@ async def test_shutdown_stops_a_producer_that_only_writes() -> None:
         body += chunks[:length]
         assert chunks[length : length + 2] == b"\r\n"
         chunks = chunks[length + 2 :]
-    events = trio_sse.parse_events(body)
+    events = trio_sse.client.parse_events(body)
     assert len(events) >= 20
     assert body == b"".join(e.encode() for e in events)
     assert all(e.data == "y" * 100 for e in events if e.event != "shutdown")
@@ -492,7 +492,7 @@ async def test_peer_reset_while_the_producer_writes(
             assert stats.handler_errors == 0
             assert stats.slow_clients_dropped == 0
     (kind,) = ended
-    assert kind in (trio.Cancelled, trio_sse.ConnectionClosed)
+    assert kind in (trio.Cancelled, trio_sse.StreamClosedError)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert [r for r in caplog.records if r.exc_info] == []
 

@@ -10,7 +10,8 @@
     its description from the ``Args:`` section of the class docstring.
 
 ``.. trio-sse-metrics-table::``
-    One row per metric that :func:`trio_sse.render_prometheus` writes: name, type, help.
+    One row per metric that :func:`trio_sse.metrics.render_prometheus` writes: name, type,
+    help.
     The rows come from rendering an all-zero :class:`trio_sse.ServerStatistics`, i.e. from
     the public function itself.
 
@@ -30,7 +31,8 @@ from docutils.statemachine import StringList
 from sphinx.errors import ExtensionError
 from sphinx.util.docutils import SphinxDirective
 
-from trio_sse import Broadcaster, Config, ServerStatistics, render_prometheus
+from trio_sse import Broadcaster, Config, ServerStatistics
+from trio_sse.metrics import render_prometheus
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -143,7 +145,7 @@ class BroadcasterTable(_TableDirective):
 
 
 class MetricsTable(_TableDirective):
-    """The table of Prometheus metrics written by :func:`trio_sse.render_prometheus`."""
+    """The table of Prometheus metrics written by :func:`trio_sse.metrics.render_prometheus`."""
 
     def rows_rst(self) -> list[str]:
         values: dict[str, Any] = {}

@@ -77,7 +77,7 @@ async def sse_setup(port: int) -> tuple[int, int, float, CountingStream, bytes]:
 
 async def measure_sse(port: int) -> dict[str, float]:
     sent, head, _, stream, rest = await sse_setup(port)
-    parser = trio_sse.EventStreamParser()
+    parser = trio_sse.client.EventStreamParser()
     # Undo the chunked framing with h11, fed the same bytes (head included).
     client = h11.Connection(h11.CLIENT)
     client.send(h11.Request(method="GET", target="/", headers=[("Host", "127.0.0.1")]))

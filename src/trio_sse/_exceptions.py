@@ -3,13 +3,18 @@
 Rules (after h11 and httpcore): everything we raise derives from :class:`TrioSSEError`;
 invalid values given *to* us raise :class:`InvalidEventError`, which is also a
 :class:`ValueError` and whose message starts with the name of the offending field;
-transport problems of a peer are reported as :class:`ConnectionClosed`, never as a raw
+transport problems of a peer are reported as :class:`StreamClosedError`, never as a raw
 ``trio`` or ``h11`` exception.
+
+Names end in ``Error`` and never repeat a dependency's: trio-websocket and h11 each have a
+``ConnectionClosed``, and a WebSocket handler may meet both libraries' exceptions, so ours
+is ``StreamClosedError``. The old name ``trio_sse.ConnectionClosed`` is a deprecated alias
+of it (deprecated in 0.2.0, removed in 0.3.0).
 """
 
 from __future__ import annotations
 
-__all__ = ["ConnectionClosed", "InvalidEventError", "SlowClientError", "TrioSSEError"]
+__all__ = ["InvalidEventError", "SlowClientError", "StreamClosedError", "TrioSSEError"]
 
 
 class TrioSSEError(Exception):
@@ -33,14 +38,23 @@ class InvalidEventError(TrioSSEError, ValueError):
         self.field = field
 
 
-class ConnectionClosed(TrioSSEError):
+class StreamClosedError(TrioSSEError):
     """The peer of an event stream has gone, or the stream was closed.
 
     Raised by :meth:`trio_sse.EventStream.send` once the stream can no longer deliver
     events. In normal operation a stream's producer task never sees it: it is cancelled
     first, as soon as the disconnect is noticed.
+
+    .. versionadded:: 0.2.0
+       Replaces ``trio_sse.ConnectionClosed``, now a deprecated alias of this class.
     """
 
 
-class SlowClientError(ConnectionClosed):
+class SlowClientError(StreamClosedError):
     """The peer did not accept data within the send timeout and was disconnected."""
+
+
+# Internal alias, removed when the core is updated: ``_connection.py`` still imports
+# ``ConnectionClosed`` from here. The public ``trio_sse.ConnectionClosed`` is served (with
+# a DeprecationWarning) by ``trio_sse.__getattr__``, not by this line.
+ConnectionClosed = StreamClosedError
