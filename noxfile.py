@@ -99,12 +99,18 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON, default=False)
 def bench_peers(session: nox.Session) -> None:
-    """trio-sse against its peers (hypercorn-trio, uvicorn, aiohttp): benchmarks/compare.py.
+    """trio-sse against its peers and its earlier builds: benchmarks/compare.py.
 
-    Loopback only, bounded in time (about 10 minutes for 3 rounds; ``-- --quick`` for a
-    smoke run of a few minutes). Arguments after ``--`` go to compare.py. Linux only: it
-    pins with ``taskset`` and reads ``/proc``; the plain scenario needs Debian's ``wrk``
-    (``apt-get install -y wrk``), the others a C compiler for benchmarks/loadclient.c.
+    Peers: hypercorn-trio, uvicorn (httptools), uvicorn-h11 and aiohttp. An earlier build of
+    trio-sse runs beside them with ``-- --baseline PATH`` (a checkout of it) or ``--
+    --baseline-rev REV`` (a temporary git worktree), as ``trio-sse@<short SHA>``; it uses
+    this session's venv, its own ``src/`` first on ``PYTHONPATH``.
+
+    Loopback only, bounded in time (about 12 minutes for 3 rounds, 15 with a baseline;
+    ``-- --quick`` for a smoke run of a few minutes, ``--servers`` for fewer servers).
+    Arguments after ``--`` go to compare.py. Linux only: it pins with ``taskset`` and reads
+    ``/proc``; the plain scenario needs Debian's ``wrk`` (``apt-get install -y wrk``), the
+    others a C compiler for benchmarks/loadclient.c, the baselines ``git``.
     """
     session.install("-e", ".", *_group("bench"))
     session.run("python", "benchmarks/compare.py", *session.posargs)

@@ -2,11 +2,17 @@
 
 Servers (each a subprocess on 127.0.0.1, pinned to core 0 with ``taskset -c 0``):
 
-* ``trio-sse``: ``python -m trio_sse serve`` (the demo's seed ticker);
+* ``trio-sse``: ``python -m trio_sse serve`` (the demo's seed ticker) from the checkout this
+  script is in (its ``src/`` first on ``PYTHONPATH``);
+* ``trio-sse@SHA``: the same from another checkout, an earlier build to compare against
+  (``--baseline PATH``, or ``--baseline-rev REV`` for a temporary ``git worktree``); every
+  run checks that the server imported ``trio_sse`` from that checkout;
 * ``hypercorn-trio``: hypercorn's trio worker + starlette + sse-starlette
   (``benchmarks/peers/hypercorn_trio_app.py``);
 * ``uvicorn``: uvicorn with uvloop and httptools + starlette + sse-starlette
   (``benchmarks/peers/uvicorn_app.py``);
+* ``uvicorn-h11``: the same with ``--http h11``: h11, trio-sse's parser, instead of
+  httptools (still uvloop);
 * ``aiohttp``: aiohttp + aiohttp-sse (``benchmarks/peers/aiohttp_app.py``).
 
 Each does the seed's job: ``GET /`` accepting ``text/event-stream`` gets a per-connection
@@ -33,17 +39,21 @@ server for every run):
 * cancel: 20 x (open a stream, see its ticker counted, close it): how long until the
   counter shows it gone (interval 0.25 s; the counter is polled back to back).
 
-Output: per-run lines, a table of medians with the ratio trio-sse/peer, and under
+Output: per-run lines, a table of medians with the ratio trio-sse/other (against a
+``trio-sse@SHA`` build: after/before), and under
 ``--results-dir`` (default ``benchmarks/results/<UTC time>/``, not committed) a JSON file,
 a PNG chart and the servers' logs. Loopback only; every loop is bounded in count and time;
 ``--time-limit`` caps the whole run (results are then marked partial).
 
     python benchmarks/compare.py --rounds 3 --scenarios plain,idle,ticker,churn,cancel \\
-        --servers trio-sse,hypercorn-trio,uvicorn,aiohttp
-    python benchmarks/compare.py --quick      # smoke test: short runs, small counts
+        --servers trio-sse,hypercorn-trio,uvicorn,uvicorn-h11,aiohttp
+    python benchmarks/compare.py --baseline-rev main          # + trio-sse@<main's SHA>
+    python benchmarks/compare.py --baseline ../old-checkout   # + trio-sse@<its HEAD>
+    python benchmarks/compare.py --quick --servers trio-sse,trio-sse@base,uvicorn-h11 \\
+        --baseline ../old-checkout    # smoke test: short runs, small counts, three servers
 
 Needs the peers installed (``nox -s bench_peers`` does it: the ``bench`` dependency group),
-a C compiler, ``taskset`` and Linux's ``/proc``.
+a C compiler, ``taskset`` and Linux's ``/proc``; ``git`` for the ``trio-sse@SHA`` builds.
 """
 
 from __future__ import annotations
@@ -58,12 +68,14 @@ import platform
 import re
 import resource
 import select
+import shlex
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +89,7 @@ if TYPE_CHECKING:
 
 HOST: Final = "127.0.0.1"  # loopback only, by design
 HERE: Final = Path(__file__).resolve().parent
+REPO: Final = HERE.parent  # the checkout "trio-sse" runs: the one this script is in
 PEERS: Final = HERE / "peers"
 SERVER_CORE: Final = "0"
 CLIENT_CORE: Final = "1"
@@ -84,9 +97,28 @@ STARTUP_TIMEOUT: Final = 30.0
 STOP_TIMEOUT: Final = 3.0
 HTTP_TIMEOUT: Final = 5.0
 NOFILE_WANTED: Final = 65536
-SERVERS: Final = ("trio-sse", "hypercorn-trio", "uvicorn", "aiohttp")
+SERVERS: Final = ("trio-sse", "hypercorn-trio", "uvicorn", "uvicorn-h11", "aiohttp")
 SCENARIOS: Final = ("plain", "idle", "ticker", "churn", "cancel")
 REFERENCE: Final = "trio-sse"
+BUILD_PREFIX: Final = "trio-sse@"  # trio-sse@SHA: a --baseline / --baseline-rev build
+BASELINE_ALIAS: Final = "trio-sse@base"  # in --servers: every baseline build
+#: The peers: script in benchmarks/peers/ and its own options.
+PEER_ARGV: Final[dict[str, tuple[str, ...]]] = {
+    "hypercorn-trio": ("hypercorn_trio_app.py",),
+    "uvicorn": ("uvicorn_app.py", "--http", "httptools"),
+    "uvicorn-h11": ("uvicorn_app.py", "--http", "h11"),
+    "aiohttp": ("aiohttp_app.py",),
+}
+#: trio-sse builds start as ``python -c TRIO_SSE_LAUNCH serve ...``: ``python -m trio_sse
+#: serve`` (runpy, as ``-m`` does) after printing where ``trio_sse`` came from, which
+#: ``running_server`` checks against the build's tree.
+IMPORTED_FROM: Final = "trio_sse imported from "
+TRIO_SSE_LAUNCH: Final = (
+    "import runpy, trio_sse; "
+    f"print({IMPORTED_FROM!r} + trio_sse.__file__, flush=True); "
+    "runpy.run_module('trio_sse', run_name='__main__', alter_sys=True)"
+)
+IMPORT_CHECK: Final = "import trio_sse; print(trio_sse.__file__)"
 TICKER_RE: Final = re.compile(rb"^(?:trio_sse_)?tickers_active (\d+)\s*$", re.MULTILINE)
 
 
@@ -242,33 +274,90 @@ class Server:
         return int(match.group(1))
 
 
-def server_argv(name: str, port: int, interval: float) -> tuple[list[str], str]:
-    py = sys.executable
-    common = ["--port", str(port), "--interval", repr(interval)]
-    if name == "trio-sse":
-        argv = [py, "-m", "trio_sse", "serve", "--host", HOST, *common, "--log-level", "warning"]
-        return argv, "/metrics"
-    script = {
-        "hypercorn-trio": "hypercorn_trio_app.py",
-        "uvicorn": "uvicorn_app.py",
-        "aiohttp": "aiohttp_app.py",
-    }[name]
-    return [py, str(PEERS / script), *common], "/ticks"
+@dataclass(frozen=True)
+class ServerSpec:
+    """One server of the comparison: its label and how to start it.
+
+    ``tree`` is set for the trio-sse builds: the checkout whose ``src/`` goes first on the
+    server's ``PYTHONPATH`` (this script's own for ``trio-sse``, a baseline's for
+    ``trio-sse@SHA``). Every server runs with this script's interpreter and environment,
+    so all builds share the installed trio, h11 and trio-websocket.
+    """
+
+    name: str
+    tree: Path | None = None
+
+    @property
+    def counter_path(self) -> str:
+        return "/metrics" if self.tree is not None else "/ticks"
+
+    def argv(self, port: int, interval: float) -> list[str]:
+        py = sys.executable
+        common = ["--port", str(port), "--interval", repr(interval)]
+        if self.tree is not None:
+            serve = ["serve", "--host", HOST, *common, "--log-level", "warning"]
+            return [py, "-c", TRIO_SSE_LAUNCH, *serve]
+        script, *options = PEER_ARGV[self.name]
+        return [py, str(PEERS / script), *common, *options]
+
+    def shown(self) -> str:
+        """The command line, as a shell would take it (``PORT`` and ``S`` for the values)."""
+        argv = self.argv(0, 1.0)
+        argv[argv.index("--port") + 1] = "PORT"
+        argv[argv.index("--interval") + 1] = "S"
+        env = f"PYTHONPATH={shlex.quote(str(self.tree / 'src'))}:... " if self.tree else ""
+        return env + shlex.join(argv)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.tree is not None:
+            src = str(self.tree / "src")
+            old = env.get("PYTHONPATH")
+            env["PYTHONPATH"] = f"{src}{os.pathsep}{old}" if old else src
+        return env
+
+    def check_origin(self, module_file: str) -> Path:
+        """``module_file`` (``trio_sse.__file__``) resolved; BenchError unless in the tree."""
+        assert self.tree is not None
+        where = Path(module_file.strip()).resolve()
+        src = (self.tree / "src").resolve()
+        if not where.is_relative_to(src):
+            raise BenchError(f"{self.name}: imported trio_sse from {where}, not from {src}")
+        return where
+
+
+def imported_from(spec: ServerSpec, cwd: Path) -> Path:
+    """Where a child started like ``spec``'s servers (interpreter, environment, working
+    directory) imports ``trio_sse`` from; BenchError unless from ``spec.tree``."""
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_CHECK],
+        env=spec.env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if out.returncode != 0 or not out.stdout.strip():
+        raise BenchError(f"{spec.name}: cannot import trio_sse: {out.stderr.strip()[-500:]}")
+    return spec.check_origin(out.stdout.strip().splitlines()[-1])
 
 
 @contextlib.contextmanager
-def running_server(name: str, interval: float, logdir: Path, tag: str) -> Iterator[Server]:
+def running_server(spec: ServerSpec, interval: float, logdir: Path, tag: str) -> Iterator[Server]:
+    name = spec.name
     port = free_port()
-    argv, counter = server_argv(name, port, interval)
     log = logdir / f"{tag}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, *argv],
+            ["taskset", "-c", SERVER_CORE, *spec.argv(port, interval)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=spec.env(),
+            cwd=logdir,  # nothing importable there: PYTHONPATH decides which trio_sse
         )
-    server = Server(name, proc, port, counter, log)
+    server = Server(name, proc, port, spec.counter_path, log)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -282,6 +371,12 @@ def running_server(name: str, interval: float, logdir: Path, tag: str) -> Iterat
             if time.monotonic() > deadline:
                 raise BenchError(f"{name} did not answer GET / within {STARTUP_TIMEOUT} s")
             time.sleep(0.05)
+        if spec.tree is not None:  # this very process: which trio_sse did it import?
+            text = log.read_text(errors="replace")
+            found = re.search(f"^{re.escape(IMPORTED_FROM)}(.+)$", text, re.MULTILINE)
+            if found is None:
+                raise BenchError(f"{name}: no {IMPORTED_FROM!r} line in {log}")
+            spec.check_origin(found.group(1))
         yield server
         if not server.alive():
             raise BenchError(f"{name} died during the run: see {log}")
@@ -293,6 +388,119 @@ def running_server(name: str, interval: float, logdir: Path, tag: str) -> Iterat
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(STOP_TIMEOUT)
+
+
+# -- trio-sse builds: this checkout and the baselines -----------------------------------
+
+
+@dataclass(frozen=True)
+class Build:
+    """A trio-sse checkout run as a server, and where its servers import trio_sse from."""
+
+    spec: ServerSpec
+    origin: str  # "this checkout", "--baseline PATH" or "--baseline-rev REV"
+    commit: str
+    dirty: bool  # uncommitted changes under src/: the build is not exactly ``commit``
+    imports_from: Path
+
+    def describe(self) -> str:
+        changes = ", with uncommitted changes in src/" if self.dirty else ""
+        return (
+            f"{self.spec.name}: {self.origin}: {self.spec.tree} at {self.commit[:12]}{changes}; "
+            f"imports {self.imports_from}"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "tree": str(self.spec.tree),
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "imports_from": str(self.imports_from),
+        }
+
+
+def git(tree: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(tree), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"git -C {tree} {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def make_build(name: str | None, tree: Path, origin: str, cwd: Path) -> Build:
+    """Describe ``tree`` (``name`` None: ``trio-sse@<short SHA of its HEAD>``) and check that
+    a server started from it imports its ``src/trio_sse``."""
+    tree = tree.resolve()
+    if not (tree / "src" / "trio_sse" / "__init__.py").is_file():
+        raise BenchError(f"{tree}: no src/trio_sse/__init__.py (not a trio-sse checkout)")
+    try:
+        short = git(tree, "rev-parse", "--short", "HEAD")
+        commit = git(tree, "rev-parse", "HEAD")
+        dirty = bool(git(tree, "status", "--porcelain", "--", "src"))
+    except (BenchError, OSError, subprocess.SubprocessError):
+        if name is None:  # a baseline is named after its commit: it needs one
+            raise
+        commit, dirty = "unknown (not a git checkout)", False
+    else:
+        name = name or BUILD_PREFIX + short
+    spec = ServerSpec(name, tree)
+    return Build(spec, origin, commit, dirty, imported_from(spec, cwd))
+
+
+@contextlib.contextmanager
+def temporary_worktree(rev: str) -> Iterator[Path]:
+    """A detached ``git worktree`` of ``rev`` (this script's repository) in a temporary
+    folder, removed (``git worktree remove --force``) when the run ends."""
+    if rev.startswith("-"):
+        raise BenchError(f"--baseline-rev {rev!r}: not a revision")
+    try:
+        commit = git(REPO, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except BenchError:
+        raise BenchError(f"--baseline-rev {rev}: no such commit in {REPO}") from None
+    parent = Path(tempfile.mkdtemp(prefix="trio-sse-baseline-"))
+    tree = parent / f"trio-sse-{commit[:12]}"
+    try:
+        git(REPO, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        yield tree
+    finally:
+        try:
+            if tree.exists():
+                git(REPO, "worktree", "remove", "--force", str(tree))
+            parent.rmdir()
+        except (BenchError, OSError, subprocess.SubprocessError) as e:
+            print(f"WARNING: could not remove the temporary worktree {tree}: {e}", file=sys.stderr)
+            print(
+                f"  remove it with: git -C {REPO} worktree remove --force {tree}", file=sys.stderr
+            )
+
+
+def resolve_servers(requested: Sequence[str] | None, baselines: Sequence[str]) -> list[str]:
+    """The servers to run, in order: ``--servers`` with ``trio-sse@base`` expanded to every
+    baseline; a baseline left out goes right after ``trio-sse`` (or first)."""
+    if requested is None:
+        requested = [REFERENCE, *baselines, *SERVERS[1:]]
+    out: list[str] = []
+    for name in requested:
+        if name == BASELINE_ALIAS:
+            if not baselines:
+                raise BenchError(f"--servers {BASELINE_ALIAS}: no --baseline or --baseline-rev")
+            out += baselines
+        elif name.startswith(BUILD_PREFIX) and name not in baselines:
+            known = ", ".join(baselines) or "none"
+            raise BenchError(f"--servers {name}: not a baseline of this run (baselines: {known})")
+        else:
+            out.append(name)
+    missing = [b for b in baselines if b not in out]
+    at = out.index(REFERENCE) + 1 if REFERENCE in out else 0
+    out[at:at] = missing
+    return list(dict.fromkeys(out))  # each once, first place kept
 
 
 # -- load clients (other core) -----------------------------------------------------------
@@ -395,12 +603,12 @@ def wrk_ms(text: str) -> float:
     return float(match.group(1)) * scale
 
 
-def scenario_plain(name: str, ctx: Context) -> Metrics:
+def scenario_plain(spec: ServerSpec, ctx: Context) -> Metrics:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise BenchError("wrk is not installed (apt-get install -y wrk)")
     sizes = ctx.sizes
-    with running_server(name, 1.0, ctx.logdir, ctx.tag) as server:
+    with running_server(spec, 1.0, ctx.logdir, ctx.tag) as server:
         argv = [
             wrk,
             "-t1",
@@ -430,11 +638,11 @@ def scenario_plain(name: str, ctx: Context) -> Metrics:
     return metrics
 
 
-def scenario_idle(name: str, ctx: Context) -> Metrics:
+def scenario_idle(spec: ServerSpec, ctx: Context) -> Metrics:
     sizes = ctx.sizes
     metrics: Metrics = {}
     for count in sizes.idle_counts:
-        with running_server(name, sizes.idle_interval, ctx.logdir, f"{ctx.tag}-{count}") as srv:
+        with running_server(spec, sizes.idle_interval, ctx.logdir, f"{ctx.tag}-{count}") as srv:
             http_get(srv.port, "/")
             time.sleep(0.5)
             before = rss_kib(srv.pid)
@@ -476,9 +684,9 @@ def scenario_idle(name: str, ctx: Context) -> Metrics:
     return metrics
 
 
-def scenario_ticker(name: str, ctx: Context) -> Metrics:
+def scenario_ticker(spec: ServerSpec, ctx: Context) -> Metrics:
     sizes = ctx.sizes
-    with running_server(name, sizes.ticker_interval, ctx.logdir, ctx.tag) as server:
+    with running_server(spec, sizes.ticker_interval, ctx.logdir, ctx.tag) as server:
         argv = [
             str(ctx.loadclient),
             "streams",
@@ -512,9 +720,9 @@ def scenario_ticker(name: str, ctx: Context) -> Metrics:
     return metrics
 
 
-def scenario_churn(name: str, ctx: Context) -> Metrics:
+def scenario_churn(spec: ServerSpec, ctx: Context) -> Metrics:
     sizes = ctx.sizes
-    with running_server(name, sizes.churn_interval, ctx.logdir, ctx.tag) as server:
+    with running_server(spec, sizes.churn_interval, ctx.logdir, ctx.tag) as server:
 
         def churn(cycles: int) -> ClientRun:
             argv = [
@@ -648,9 +856,9 @@ async def _cancel_samples(server: Server, samples: int) -> list[float]:
     return delays
 
 
-def scenario_cancel(name: str, ctx: Context) -> Metrics:
+def scenario_cancel(spec: ServerSpec, ctx: Context) -> Metrics:
     sizes = ctx.sizes
-    with running_server(name, sizes.cancel_interval, ctx.logdir, ctx.tag) as server:
+    with running_server(spec, sizes.cancel_interval, ctx.logdir, ctx.tag) as server:
         if server.tickers() != 0:
             raise BenchError("cancel: the counter is not 0 at the start")
         usage0, cpu0 = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server.pid)
@@ -670,7 +878,7 @@ def scenario_cancel(name: str, ctx: Context) -> Metrics:
     }
 
 
-SCENARIO_FUNCS: Final[dict[str, Callable[[str, Context], Metrics]]] = {
+SCENARIO_FUNCS: Final[dict[str, Callable[[ServerSpec, Context], Metrics]]] = {
     "plain": scenario_plain,
     "idle": scenario_idle,
     "ticker": scenario_ticker,
@@ -759,6 +967,25 @@ def table(header: list[str], rows: list[list[str]], markdown: bool = False) -> s
     return "\n".join(lines)
 
 
+#: A server's bar colour: trio-sse blue and its baselines lighter blues; each peer its own,
+#: uvicorn-h11 a lighter shade of uvicorn's.
+COLORS: Final = {
+    "trio-sse": "#1f77b4",
+    "hypercorn-trio": "#ff7f0e",
+    "uvicorn": "#2ca02c",
+    "uvicorn-h11": "#98df8a",
+    "aiohttp": "#d62728",
+}
+BASELINE_COLORS: Final = ("#aec7e8", "#9edae5", "#c5b0d5", "#c7c7c7")
+
+
+def bar_colors(servers: Sequence[str]) -> list[str]:
+    builds = [s for s in servers if s not in COLORS]
+    return [
+        COLORS.get(s) or BASELINE_COLORS[builds.index(s) % len(BASELINE_COLORS)] for s in servers
+    ]
+
+
 def chart(med: dict[str, dict[str, dict[str, float]]], servers: Sequence[str], path: Path) -> None:
     import matplotlib
 
@@ -778,19 +1005,21 @@ def chart(med: dict[str, dict[str, dict[str, float]]], servers: Sequence[str], p
     cols = 4
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
-    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    colors = bar_colors(servers)
     for ax, (scenario, metric) in zip(axes.flat, panels, strict=False):
         vals = [med[scenario].get(s, {}).get(metric.key, 0.0) for s in servers]
-        ax.bar(range(len(servers)), vals, color=colors[: len(servers)])
+        ax.bar(range(len(servers)), vals, color=colors)
         ax.set_xticks(range(len(servers)))
-        ax.set_xticklabels(servers, rotation=20, fontsize=8)
+        ax.set_xticklabels(servers, rotation=30, ha="right", fontsize=7)
         arrow = "higher" if metric.higher_is_better else "lower"
         ax.set_title(f"{scenario}: {metric.label}\n({arrow} is better)", fontsize=9)
         for i, v in enumerate(vals):
             ax.annotate(fmt(v), (i, v), ha="center", va="bottom", fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.suptitle("trio-sse and its peers (medians; server on core 0, load client on core 1)")
+    builds = [s for s in servers if s.startswith(BUILD_PREFIX)]
+    also = f", {', '.join(builds)}" if builds else ""
+    fig.suptitle(f"trio-sse{also} and its peers (medians; server on core 0, load client on core 1)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -844,11 +1073,35 @@ def versions() -> dict[str, str]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="trio-sse against its peers.", formatter_class=argparse.RawTextHelpFormatter
+        description="trio-sse against its peers and earlier builds of itself.",
+        formatter_class=argparse.RawTextHelpFormatter,
     )
     parser.add_argument("--rounds", type=int, default=3, help="A B A B rounds (default 3)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument(
+        "--servers",
+        default=None,
+        help=f"comma-separated, in this order (default: all of {', '.join(SERVERS)},\n"
+        f"with the baselines after trio-sse); {BASELINE_ALIAS} stands for every baseline,\n"
+        f"{BUILD_PREFIX}SHA for one; a baseline left out still runs, after trio-sse",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=f"another trio-sse checkout (e.g. a git worktree of an older commit), run as\n"
+        f"{BUILD_PREFIX}<short SHA of its HEAD> with PATH/src first on PYTHONPATH; repeatable",
+    )
+    parser.add_argument(
+        "--baseline-rev",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="the same for REV of this repository, checked out in a temporary\n"
+        "git worktree that is removed at the end; repeatable",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs, small counts")
     parser.add_argument("--results-dir", type=Path, default=None)
     parser.add_argument(
@@ -856,13 +1109,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.scenario_list = [s for s in args.scenarios.split(",") if s]
-    args.server_list = [s for s in args.servers.split(",") if s]
+    args.server_list = None if args.servers is None else [s for s in args.servers.split(",") if s]
     for s in args.scenario_list:
         if s not in SCENARIOS:
             parser.error(f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})")
-    for s in args.server_list:
-        if s not in SERVERS:
-            parser.error(f"unknown server {s!r} (choose from {', '.join(SERVERS)})")
+    for s in args.server_list or ():
+        if s not in SERVERS and not s.startswith(BUILD_PREFIX):
+            known = ", ".join([*SERVERS, BASELINE_ALIAS, BUILD_PREFIX + "SHA"])
+            parser.error(f"unknown server {s!r} (choose from {known})")
+    if args.server_list == []:
+        parser.error("--servers: name at least one")
     if args.rounds < 1:
         parser.error("--rounds: at least 1")
     return args
@@ -870,23 +1126,63 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = QUICK if args.quick else FULL
     started = datetime.datetime.now(datetime.timezone.utc)
     outdir: Path = args.results_dir or HERE / "results" / started.strftime("%Y%m%dT%H%M%SZ")
     logdir = outdir / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
-    notes = prepare_process()
+    notes = prepare_process()  # first: SIGTERM must unwind the temporary worktrees too
+    try:
+        with contextlib.ExitStack() as stack:
+            baselines = [make_build(None, p, f"--baseline {p}", logdir) for p in args.baseline]
+            for rev in args.baseline_rev:
+                tree = stack.enter_context(temporary_worktree(rev))
+                baselines.append(make_build(None, tree, f"--baseline-rev {rev}", logdir))
+            for build in baselines:
+                if build.spec.tree == REPO.resolve():
+                    raise BenchError(f"{build.origin}: that is this checkout, i.e. {REFERENCE}")
+            labels = [b.spec.name for b in baselines]
+            if len(set(labels)) < len(labels):
+                raise BenchError(f"two baselines at the same commit: {', '.join(labels)}")
+            servers = resolve_servers(args.server_list, labels)
+            builds = baselines
+            if REFERENCE in servers:
+                builds = [make_build(REFERENCE, REPO, "this checkout", logdir), *baselines]
+            return run_all(
+                args, started=started, outdir=outdir, servers=servers, builds=builds, notes=notes
+            )
+    except BenchError as e:
+        print(f"compare.py: error: {e}", file=sys.stderr)
+        return 2
+
+
+def run_all(
+    args: argparse.Namespace,
+    *,
+    started: datetime.datetime,
+    outdir: Path,
+    servers: list[str],
+    builds: list[Build],
+    notes: list[str],
+) -> int:
+    sizes = QUICK if args.quick else FULL
+    logdir = outdir / "logs"
+    specs = {b.spec.name: b.spec for b in builds}
+    specs |= {name: ServerSpec(name) for name in servers if name not in specs}  # the peers
     loadclient = build_loadclient(outdir)
     t_start = time.monotonic()
     loads = [os.getloadavg()]
-    print(f"trio-sse vs peers: {', '.join(args.server_list)}; scenarios {args.scenarios}")
+    print(f"trio-sse vs peers: {', '.join(servers)}; scenarios {args.scenarios}")
     print(f"  {args.rounds} round(s){' (--quick)' if args.quick else ''}; results in {outdir}")
     print(f"  {'; '.join(notes)}; load average at start {loads[0][0]:.2f}")
+    for build in builds:
+        print(f"  {build.describe()}")
+        if build.dirty and build.spec.name != REFERENCE:
+            print(f"  WARNING: {build.spec.name} is not exactly its commit (changes in src/)")
     runs: list[dict[str, Any]] = []
     partial = False
     for rnd in range(1, args.rounds + 1):
         for scenario in args.scenario_list:
-            for name in args.server_list:
+            for name in servers:
                 if time.monotonic() - t_start > args.time_limit:
                     partial = True
                     break
@@ -895,7 +1191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 entry: dict[str, Any] = {"round": rnd, "scenario": scenario, "server": name}
                 try:
                     entry["metrics"] = SCENARIO_FUNCS[scenario](
-                        name, Context(sizes, loadclient, logdir, tag)
+                        specs[name], Context(sizes, loadclient, logdir, tag)
                     )
                 except (BenchError, OSError, subprocess.SubprocessError, trio.TooSlowError) as e:
                     entry["error"] = f"{type(e).__name__}: {e}"
@@ -906,13 +1202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print_run(entry, scenario)
     ended = datetime.datetime.now(datetime.timezone.utc)
     med = medians(runs)
-    peers = [s for s in args.server_list if s != REFERENCE]
-    header = ["scenario", "metric", *args.server_list]
-    if REFERENCE in args.server_list:
-        header += [f"{REFERENCE}/{p}" for p in peers]
+    others = [s for s in servers if s != REFERENCE]
+    header = ["scenario", "metric", *servers]
+    if REFERENCE in servers:
+        header += [f"{REFERENCE}/{p}" for p in others]
     print()
-    print(f"medians over {args.rounds} round(s); ratio = trio-sse / peer")
-    print(table(header, summary_rows(med, args.server_list, everything=True)))
+    print(
+        f"medians over {args.rounds} round(s); ratio = {REFERENCE} / other "
+        f"(against a {BUILD_PREFIX}SHA build: after / before)"
+    )
+    print(table(header, summary_rows(med, servers, everything=True)))
     one_minute = [load[0] for load in loads]
     print(
         f"load average (1 min) during the run: min {min(one_minute):.2f}, "
@@ -927,7 +1226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "args": {
             "rounds": args.rounds,
             "scenarios": args.scenario_list,
-            "servers": args.server_list,
+            "servers": servers,
+            "baseline": [str(p) for p in args.baseline],
+            "baseline_rev": args.baseline_rev,
             "quick": args.quick,
         },
         "sizes": sizes.__dict__,
@@ -937,16 +1238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "processor": platform.processor(),
             "versions": versions(),
         },
+        "builds": {b.spec.name: b.as_json() for b in builds},
+        "commands": {name: specs[name].shown() for name in servers},
         "loadavg": {"samples": loads, "min": min(one_minute), "max": max(one_minute)},
         "runs": runs,
         "medians": med,
         "summary_markdown": table(
-            header, summary_rows(med, args.server_list, everything=False), markdown=True
+            header, summary_rows(med, servers, everything=False), markdown=True
         ),
     }
     (outdir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     try:
-        chart(med, args.server_list, outdir / "chart.png")
+        chart(med, servers, outdir / "chart.png")
     except ImportError:
         print("matplotlib is not installed: no chart")
     print(f"wrote {outdir / 'results.json'} and {outdir / 'chart.png'}")
@@ -961,7 +1264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_run(entry: dict[str, Any], scenario: str) -> None:
-    head = f"round {entry['round']} {scenario:<7} {entry['server']:<15}"
+    head = f"round {entry['round']} {scenario:<7} {entry['server']:<17}"
     if entry.get("error"):
         print(f"{head} FAILED after {entry['seconds']:.1f} s: {entry['error']}", flush=True)
         return

@@ -1,4 +1,4 @@
-"""What the three peer servers share: the command line and the live-ticker counter."""
+"""What the peer servers share: the command line and the live-ticker counter."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ NO_PING: Final = 24 * 3600  # the SSE libraries' keep-alive comments: one a day,
 SSE_ACCEPT: Final = "text/event-stream"
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def make_parser(description: str) -> argparse.ArgumentParser:
+    """``--port`` and ``--interval``; a peer may add options of its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--interval", type=float, default=1.0, help="ticker interval (s)")
-    return parser.parse_args()
+    return parser
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    return make_parser(description).parse_args()
 
 
 class Tickers:

@@ -1,10 +1,13 @@
 """What most Python users pick: uvicorn (uvloop + httptools) + starlette + sse-starlette.
 
+``--http h11`` swaps httptools for h11, the parser trio-sse uses (compare.py's
+``uvicorn-h11``); the event loop stays uvloop, so only the HTTP/1.1 parser differs.
+
 ``GET /`` accepting ``text/event-stream``: a per-connection ticker sending ``event:
 message``, ``data: hello``, ``id: N`` every ``--interval`` seconds (tick n due at start +
 n x interval, the first one interval after the stream opens); ``GET /ticks``: the number of
 live tickers; anything else on ``/``: ``ok``. No pings, no compression, no access log.
-Loopback only: ``python benchmarks/peers/uvicorn_app.py --port P --interval S``.
+Loopback only: ``python benchmarks/peers/uvicorn_app.py --port P --interval S [--http h11]``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import uvicorn
-from _common import BACKLOG, HOST, NO_PING, SSE_ACCEPT, Tickers, parse_args
+from _common import BACKLOG, HOST, NO_PING, SSE_ACCEPT, Tickers, make_parser
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, Response
@@ -53,14 +56,21 @@ def build_app(interval: float) -> Starlette:
 
 
 def main() -> None:
-    args = parse_args(__doc__ or "")
+    parser = make_parser(__doc__ or "")
+    parser.add_argument(
+        "--http",
+        choices=("httptools", "h11"),
+        default="httptools",
+        help="uvicorn's HTTP/1.1 parser (default httptools: what uvicorn's 'auto' picks)",
+    )
+    args = parser.parse_args()
     print(f"serving on http://{HOST}:{args.port}/", flush=True)
     uvicorn.run(
         build_app(args.interval),
         host=HOST,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=args.http,
         ws="none",
         lifespan="off",
         access_log=False,
