@@ -1,7 +1,7 @@
 """The accept loop drains a socket listener's backlog without a checkpoint per connection.
 
 Real loopback sockets: connections queued in the kernel's backlog before the server runs
-are all accepted and served; ``_drain_backlog`` skips per-connection errors and stops at
+are all accepted and served; ``accept_backlog`` skips per-connection errors and stops at
 the first other one (the next ``listener.accept()`` reports it, as before).
 """
 
@@ -16,7 +16,7 @@ import trio
 
 import trio_sse
 import trio_sse.testing
-from trio_sse._server import ACCEPT_BATCH, _backlog_socket
+from trio_sse._transport import ACCEPT_BATCH, accept_backlog, backlog_socket
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the backlog drain is POSIX only")
 
@@ -83,50 +83,32 @@ class FakeBacklog:
     ],
 )
 async def test_drain_backlog_errors(
-    outcomes: list[BaseException | None],
-    accepted: int,
-    calls: int,
-    monkeypatch: pytest.MonkeyPatch,
+    outcomes: list[BaseException | None], accepted: int, calls: int
 ) -> None:
-    served: list[trio.abc.Stream] = []
-    server = trio_sse.Server(ok)
-
-    async def record(
-        self: trio_sse.Server, stream: trio.abc.Stream, client: object, accepted_: bool
-    ) -> None:
-        served.append(stream)
-        await stream.aclose()
-
-    monkeypatch.setattr(trio_sse.Server, "_serve", record)
     fake = FakeBacklog(list(outcomes))
-    async with trio.open_nursery() as nursery:
-        server._drain_backlog(fake, nursery)  # type: ignore[arg-type]
-    assert (len(served), fake.calls) == (accepted, calls)
-    assert all(isinstance(s, trio.SocketStream) for s in served)
+    served = list(accept_backlog(fake))  # type: ignore[arg-type]
+    try:
+        assert (len(served), fake.calls) == (accepted, calls)
+        assert all(isinstance(s, trio.SocketStream) for s in served)
+    finally:
+        for stream in served:
+            await stream.aclose()
 
 
-async def test_drain_takes_at_most_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    served = 0
-    server = trio_sse.Server(ok)
-
-    async def record(
-        self: trio_sse.Server, stream: trio.abc.Stream, client: object, accepted_: bool
-    ) -> None:
-        nonlocal served
-        served += 1
-        await stream.aclose()
-
-    monkeypatch.setattr(trio_sse.Server, "_serve", record)
+async def test_drain_takes_at_most_a_batch() -> None:
     fake = FakeBacklog([None] * (ACCEPT_BATCH + 5))
-    async with trio.open_nursery() as nursery:
-        server._drain_backlog(fake, nursery)  # type: ignore[arg-type]
-    assert (served, fake.calls) == (ACCEPT_BATCH, ACCEPT_BATCH)
+    served = list(accept_backlog(fake))  # type: ignore[arg-type]
+    try:
+        assert (len(served), fake.calls) == (ACCEPT_BATCH, ACCEPT_BATCH)
+    finally:
+        for stream in served:
+            await stream.aclose()
 
 
 async def test_backlog_socket_only_for_socket_listeners() -> None:
-    assert _backlog_socket(trio_sse.testing.MemoryListener()) is None
+    assert backlog_socket(trio_sse.testing.MemoryListener()) is None
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    dup = _backlog_socket(listeners[0])
+    dup = backlog_socket(listeners[0])
     try:
         assert dup is not None
         assert dup.fileno() != listeners[0].socket.fileno()

@@ -204,6 +204,50 @@ def test_fuzzed_websocket_frames_after_upgrade(frames: list[bytes]) -> None:
     assert stats.connections_open == 0
 
 
+class RecordingListener(trio.abc.Listener[trio.abc.Stream]):
+    """A TCP listener that keeps the server side of every stream it accepts."""
+
+    def __init__(self, inner: trio.SocketListener) -> None:
+        self.inner = inner
+        self.accepted: list[trio.SocketStream] = []
+
+    @property
+    def port(self) -> int:
+        return int(self.inner.socket.getsockname()[1])
+
+    async def accept(self) -> trio.abc.Stream:
+        stream = await self.inner.accept()
+        self.accepted.append(stream)
+        return stream
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def accepted_socket(config: trio_sse.Config) -> tuple[int, ...]:
+    """Serve one request over TCP with *config*; return the server side's socket options
+    (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT)."""
+    (inner,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    listener = RecordingListener(inner)
+    async with trio.open_nursery() as nursery:
+        server = trio_sse.Server(fuzz_app(), config=config)
+        await nursery.start(server.serve_listeners, [listener])
+        client = TestClient(await trio.open_tcp_stream("127.0.0.1", listener.port))
+        assert (await client.request("GET", "/")).status == 200
+        (stream,) = listener.accepted
+        sock = stream.socket
+        options = (
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+        )
+        await client.aclose()
+        nursery.cancel_scope.cancel()
+    return options
+
+
 async def test_accepted_sockets_get_keepalive_options() -> None:
     config = trio_sse.Config(
         tcp_keepalive_idle=42,
@@ -211,35 +255,12 @@ async def test_accepted_sockets_get_keepalive_options() -> None:
         tcp_keepalive_count=4,
         tcp_user_timeout=12.5,
     )
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            partial(trio_sse.serve, fuzz_app(), "127.0.0.1", 0, config=config)
-        )
-        client = TestClient(await trio.open_tcp_stream("127.0.0.1", server.port))
-        assert (await client.request("GET", "/")).status == 200
-        (connection,) = server._connections
-        sock = connection._stream.socket
-        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 42
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 7
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 4
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 12500
-        await client.aclose()
-        nursery.cancel_scope.cancel()
+    assert await accepted_socket(config) == (1, 42, 7, 4, 12500)
 
 
 async def test_keepalive_off_when_disabled() -> None:
-    config = trio_sse.Config(tcp_keepalive_idle=None)
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            partial(trio_sse.serve, fuzz_app(), "127.0.0.1", 0, config=config)
-        )
-        client = TestClient(await trio.open_tcp_stream("127.0.0.1", server.port))
-        assert (await client.request("GET", "/")).status == 200
-        (connection,) = server._connections
-        assert connection._stream.socket.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
-        await client.aclose()
-        nursery.cancel_scope.cancel()
+    options = await accepted_socket(trio_sse.Config(tcp_keepalive_idle=None))
+    assert options[0] == 0
 
 
 async def test_producer_exception_group_closes_only_its_stream(

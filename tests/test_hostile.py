@@ -26,7 +26,7 @@ import trio
 import trio.testing
 
 import trio_sse
-from trio_sse._connection import DRAIN_TIMEOUT
+from trio_sse._transport import DRAIN_TIMEOUT
 from trio_sse.testing import TestClient
 
 from .conftest import read_until_eof

@@ -20,7 +20,7 @@ import trio.testing
 
 import trio_sse
 from trio_sse._demo import build_demo_app
-from trio_sse._timer import _COMPACT_MIN, WAKE_BATCH, TimerService, _current_timer
+from trio_sse._timer import _COMPACT_MIN, WAKE_BATCH, TimerService, CURRENT_TIMER
 from trio_sse.testing import MemoryListener, TestClient
 
 from .conftest import start_client
@@ -78,7 +78,7 @@ async def listening_server(
 async def test_outside_a_server_wakes_at_the_deadline(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    assert _current_timer.get(None) is None
+    assert CURRENT_TIMER.get(None) is None
     start = trio.current_time()
     await trio_sse.lowlevel.sleep_until(start + 3.5)
     assert trio.current_time() == start + 3.5
@@ -114,12 +114,12 @@ async def test_nan_deadline_is_a_value_error_naming_deadline() -> None:
     async with running_timer() as timer:
         with pytest.raises(ValueError, match="deadline"):
             await timer.sleep_until(math.nan)
-        token = _current_timer.set(timer)
+        token = CURRENT_TIMER.set(timer)
         try:
             with pytest.raises(ValueError, match="deadline"):
                 await trio_sse.lowlevel.sleep_until(math.nan)
         finally:
-            _current_timer.reset(token)
+            CURRENT_TIMER.reset(token)
         assert len(timer) == 0
         assert timer._heap == []
 
@@ -251,7 +251,7 @@ async def test_public_sleep_until_uses_the_timer_of_the_context(
         start = trio.current_time()
 
         async def sleeper() -> None:
-            _current_timer.set(timer)  # this task's context only
+            CURRENT_TIMER.set(timer)  # this task's context only
             await trio_sse.lowlevel.sleep_until(start + 2.0)
             woke.append(trio.current_time())
 
@@ -259,7 +259,7 @@ async def test_public_sleep_until_uses_the_timer_of_the_context(
             nursery.start_soon(sleeper)
             await trio.testing.wait_all_tasks_blocked()
             assert len(timer) == 1
-        assert _current_timer.get(None) is None
+        assert CURRENT_TIMER.get(None) is None
     assert woke == [start + 2.0]
 
 

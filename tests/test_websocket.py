@@ -31,7 +31,7 @@ from websockets.sync.client import connect as ws_connect
 
 import trio_sse
 from trio_sse._demo import build_demo_app, ws_control_message
-from trio_sse._stream import PrefixedStream
+from trio_sse._prefixed_stream import PrefixedStream
 from trio_sse.testing import MemoryListener, TestClient
 
 from .conftest import raw_pair, read_until_eof, start_client

@@ -32,8 +32,8 @@ import trio
 import trio.testing
 
 import trio_sse
-from trio_sse import _connection
-from trio_sse._connection import YIELD_EVERY
+from trio_sse import _transport
+from trio_sse._transport import YIELD_EVERY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,7 +73,7 @@ class WriteSpy:
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> WriteSpy:
     spy = WriteSpy()
-    monkeypatch.setattr(_connection, "os", spy)
+    monkeypatch.setattr(_transport, "os", spy)
     real_wait_writable = trio.lowlevel.wait_writable
 
     async def wait_writable(fd: int) -> None:

@@ -53,11 +53,11 @@ from ._negotiation import MediaRange as MediaRange
 from ._negotiation import accepts_event_stream as accepts_event_stream
 from ._negotiation import parse_accept as parse_accept
 from ._request import Request as Request
+from ._response import App as App
 from ._response import BaseResponse as BaseResponse
+from ._response import Handler as Handler
 from ._response import Response as Response
 from ._response import StreamingResponse as StreamingResponse
-from ._routing import App as App
-from ._routing import Handler as Handler
 from ._routing import Router as Router
 from ._server import Server as Server
 from ._server import current_server as current_server
@@ -69,6 +69,7 @@ from ._stats import ServerStatistics as ServerStatistics
 from ._util import fixup_module_metadata
 from ._version import __version__ as __version__
 from ._websocket import WebSocketHandler as WebSocketHandler
+from ._websocket import WebSocketOptions as WebSocketOptions
 from ._websocket import WebSocketResponse as WebSocketResponse
 from ._websocket import is_websocket_upgrade as is_websocket_upgrade
 
@@ -101,6 +102,7 @@ __all__ = [
     "Subscription",
     "TrioSSEError",
     "WebSocketHandler",
+    "WebSocketOptions",
     "WebSocketResponse",
     "__version__",
     "accepts_event_stream",

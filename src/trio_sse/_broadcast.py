@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Final, final
 
 import trio
 
+from ._config import USE_CONFIG, UseConfig
 from ._events import ServerSentEvent
 from ._exceptions import InvalidEventError, TrioSSEError
 from ._fanout import (
@@ -74,7 +75,7 @@ from ._fanout import (
     Subscription,
     prepare_event,
 )
-from ._sse import USE_CONFIG, EventStreamResponse, _UseConfig
+from ._sse import EventStreamResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
@@ -180,7 +181,7 @@ class BroadcastBackend(ABC):
         *,
         headers: HeadersLike | None = None,
         retry: int | None = None,
-        heartbeat: float | _UseConfig | None = USE_CONFIG,
+        heartbeat: float | UseConfig | None = USE_CONFIG,
         farewell: ServerSentEvent | None = None,
     ) -> EventStreamResponse:
         """Build an event-stream response that relays this broadcaster (see :meth:`relay`).

@@ -23,7 +23,9 @@ __all__ = [
     "DEFAULT_TCP_KEEPALIVE_COUNT",
     "DEFAULT_TCP_KEEPALIVE_IDLE",
     "DEFAULT_TCP_KEEPALIVE_INTERVAL",
+    "USE_CONFIG",
     "Config",
+    "UseConfig",
 ]
 
 DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
@@ -40,6 +42,21 @@ DEFAULT_TCP_KEEPALIVE_INTERVAL: Final = 10.0
 DEFAULT_TCP_KEEPALIVE_COUNT: Final = 3
 DEFAULT_TIMER_RESOLUTION: Final = 0.001
 DEFAULT_MEMORY_TRIM_INTERVAL: Final = 1.0
+
+
+@final
+class UseConfig:
+    """The type of :data:`USE_CONFIG`: "take this setting from the server's Config"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "USE_CONFIG"
+
+
+#: A default meaning "whatever the server's :class:`Config` says" (e.g. the heartbeat
+#: interval of an :class:`~trio_sse.EventStreamResponse`).
+USE_CONFIG: Final = UseConfig()
 
 
 @final

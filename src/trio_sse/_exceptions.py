@@ -52,9 +52,3 @@ class StreamClosedError(TrioSSEError):
 
 class SlowClientError(StreamClosedError):
     """The peer did not accept data within the send timeout and was disconnected."""
-
-
-# Internal alias, removed when the core is updated: ``_connection.py`` still imports
-# ``ConnectionClosed`` from here. The public ``trio_sse.ConnectionClosed`` is served (with
-# a DeprecationWarning) by ``trio_sse.__getattr__``, not by this line.
-ConnectionClosed = StreamClosedError

@@ -49,9 +49,12 @@ class Headers(Mapping[str, str]):
         )
 
     @classmethod
-    def _from_h11(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-        # Straight from h11's fields (names as sent; validated already): no type checks.
-        # Decode once, latin-1 is lossless.
+    def from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """Build from header fields as a protocol parser hands them over (``bytes`` pairs).
+
+        For servers: the fields must have been validated already (h11 does); they are
+        decoded as ISO-8859-1, which is lossless, and not checked again.
+        """
         self = object.__new__(cls)
         items = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
         self._items = items

@@ -6,15 +6,16 @@ types are plain data so handlers and tests can build and inspect them without a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, TypeAlias
 
 from ._headers import Headers
+from ._request import Request
 
 if TYPE_CHECKING:
     from ._headers import HeadersLike
 
-__all__ = ["BaseResponse", "Response", "StreamingResponse"]
+__all__ = ["App", "BaseResponse", "Handler", "Response", "StreamingResponse"]
 
 _TEXT = "text/plain; charset=utf-8"
 _BYTES = "application/octet-stream"
@@ -75,8 +76,17 @@ class BaseResponse:
         self.status = status
         self.headers = Headers(items)
 
-    def _h11_headers(self) -> list[tuple[bytes, bytes]]:
+    def header_fields(self) -> list[tuple[bytes, bytes]]:
+        """The header fields as the server writes them: ``(name, value)`` byte pairs."""
         return [(n.encode("ascii"), v.encode("latin-1")) for n, v in self.headers.items_raw()]
+
+
+# Real (runtime) aliases, so ``trio_sse.Handler`` can be used in annotations and docs.
+Handler: TypeAlias = Callable[[Request], Awaitable[BaseResponse]]
+"""An application handler: an async function from a request to a response."""
+
+App: TypeAlias = Handler
+"""What :func:`trio_sse.serve` runs: any handler, often a :class:`~trio_sse.Router`."""
 
 
 class Response(BaseResponse):

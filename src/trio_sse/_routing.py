@@ -6,17 +6,13 @@ This file does no I/O.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeAlias, TypeVar, final
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 from ._request import Request
-from ._response import BaseResponse, Response
+from ._response import BaseResponse, Handler, Response
 from ._websocket import (
-    DEFAULT_WEBSOCKET_CONNECT_TIMEOUT,
-    DEFAULT_WEBSOCKET_DISCONNECT_TIMEOUT,
-    DEFAULT_WEBSOCKET_HEARTBEAT_TIMEOUT,
-    DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
-    DEFAULT_WEBSOCKET_MESSAGE_QUEUE_SIZE,
     WebSocketHandler,
+    WebSocketOptions,
     WebSocketResponse,
     is_websocket_upgrade,
     upgrade_required,
@@ -25,14 +21,7 @@ from ._websocket import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["App", "Handler", "Router"]
-
-# Real (runtime) aliases, so ``trio_sse.Handler`` can be used in annotations and docs.
-Handler: TypeAlias = Callable[[Request], Awaitable[BaseResponse]]
-"""An application handler: an async function from a request to a response."""
-
-App: TypeAlias = Callable[[Request], Awaitable[BaseResponse]]
-"""What :func:`trio_sse.serve` runs: any handler, often a :class:`Router`."""
+__all__ = ["Router"]
 
 _H = TypeVar("_H", bound=Callable[[Request], Awaitable[BaseResponse]])
 _W = TypeVar("_W", bound=WebSocketHandler)
@@ -122,76 +111,39 @@ class Router:
         path: str,
         handler: WebSocketHandler,
         *,
-        subprotocols: Iterable[str] = (),
-        max_message_size: int = DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
-        message_queue_size: int = DEFAULT_WEBSOCKET_MESSAGE_QUEUE_SIZE,
-        heartbeat_interval: float | None = None,
-        heartbeat_timeout: float = DEFAULT_WEBSOCKET_HEARTBEAT_TIMEOUT,
-        connect_timeout: float = DEFAULT_WEBSOCKET_CONNECT_TIMEOUT,
-        disconnect_timeout: float = DEFAULT_WEBSOCKET_DISCONNECT_TIMEOUT,
+        options: WebSocketOptions | None = None,
+        **settings: Any,
     ) -> None:
         """Serve WebSocket connections on *path* with *handler*.
 
         The handler is ``async def handler(request: Request, ws: WebSocketConnection) ->
-        None``, where *ws* is trio-websocket's connection, already accepted. The settings
-        are those of :class:`~trio_sse.WebSocketResponse`, checked here.
+        None``, where *ws* is trio-websocket's connection, already accepted.
 
         Args:
             path: The exact, percent-decoded path, starting with ``/``.
             handler: The async WebSocket handler.
-            subprotocols: Subprotocols the server speaks, in order of preference.
-            max_message_size: Largest message received; larger ones close with ``1009``.
-            message_queue_size: Received messages buffered before reading stops.
-            heartbeat_interval: Seconds between pings, or ``None`` for none.
-            heartbeat_timeout: Time a pong may take before closing with ``1011``.
-            connect_timeout: Time the handshake may take.
-            disconnect_timeout: Time the closing handshake may take.
+            options: The session's settings (:class:`~trio_sse.WebSocketOptions`).
+            settings: Or the fields of :class:`~trio_sse.WebSocketOptions` as keyword
+                arguments (``max_message_size=2**16``), checked here.
 
         Raises:
             ValueError: if the path does not start with ``/``, already has a WebSocket
                 route, or a setting is out of range.
+            TypeError: a setting has the wrong type or name.
         """
         if not path.startswith("/"):
             raise ValueError(f"path: must start with '/', got {path!r}")
         if path in self._websockets:
             raise ValueError(f"path: {path} already has a WebSocket route")
-        self._websockets[path] = WebSocketResponse(
-            handler,
-            subprotocols=subprotocols,
-            max_message_size=max_message_size,
-            message_queue_size=message_queue_size,
-            heartbeat_interval=heartbeat_interval,
-            heartbeat_timeout=heartbeat_timeout,
-            connect_timeout=connect_timeout,
-            disconnect_timeout=disconnect_timeout,
-        )
+        self._websockets[path] = WebSocketResponse(handler, options=options, **settings)
 
     def websocket(
-        self,
-        path: str,
-        *,
-        subprotocols: Iterable[str] = (),
-        max_message_size: int = DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
-        message_queue_size: int = DEFAULT_WEBSOCKET_MESSAGE_QUEUE_SIZE,
-        heartbeat_interval: float | None = None,
-        heartbeat_timeout: float = DEFAULT_WEBSOCKET_HEARTBEAT_TIMEOUT,
-        connect_timeout: float = DEFAULT_WEBSOCKET_CONNECT_TIMEOUT,
-        disconnect_timeout: float = DEFAULT_WEBSOCKET_DISCONNECT_TIMEOUT,
+        self, path: str, *, options: WebSocketOptions | None = None, **settings: Any
     ) -> Callable[[_W], _W]:
         """Decorator form of :meth:`add_websocket_route`."""
 
         def decorator(handler: _W) -> _W:
-            self.add_websocket_route(
-                path,
-                handler,
-                subprotocols=subprotocols,
-                max_message_size=max_message_size,
-                message_queue_size=message_queue_size,
-                heartbeat_interval=heartbeat_interval,
-                heartbeat_timeout=heartbeat_timeout,
-                connect_timeout=connect_timeout,
-                disconnect_timeout=disconnect_timeout,
-            )
+            self.add_websocket_route(path, handler, options=options, **settings)
             return handler
 
         return decorator

@@ -24,22 +24,23 @@ import contextvars
 import errno
 import logging
 import math
-import os
 import socket
 from typing import TYPE_CHECKING, Final, NoReturn, final
 
 import trio
 
 from ._config import Config
-from ._connection import HTTPConnection, drain_and_close
+from ._connection import HTTPConnection
+from ._context import ServerContext
 from ._memory import StormTracker, malloc_trim, trim_is_available
-from ._stats import ServerStatistics, _Counters
-from ._timer import TimerService, _current_timer
+from ._stats import ServerStatistics
+from ._timer import CURRENT_TIMER, TimerService
+from ._transport import accept_backlog, backlog_socket, drain_and_close
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._routing import App
+    from ._response import App
 
 __all__ = ["Server", "current_server", "serve"]
 
@@ -50,31 +51,6 @@ _ACCEPT_CAPACITY_ERRNOS: Final = frozenset(
     {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 )
 _ACCEPT_RETRY_SLEEP: Final = 0.1
-#: accept() errors about one connection only (the ones trio's SocketListener skips).
-_IGNORABLE_ACCEPT_ERRNOS: Final = frozenset(
-    getattr(errno, name)
-    for name in (
-        "EPERM",
-        "ECONNABORTED",
-        "EPROTO",
-        "ENETDOWN",
-        "ENOPROTOOPT",
-        "EHOSTDOWN",
-        "ENONET",
-        "EHOSTUNREACH",
-        "EOPNOTSUPP",
-        "ENETUNREACH",
-        "ENOSR",
-        "ESOCKTNOSUPPORT",
-        "EPROTONOSUPPORT",
-        "ETIMEDOUT",
-        "ECONNRESET",
-    )
-    if hasattr(errno, name)
-)
-#: Connections accepted at once, after each one ``listener.accept()`` returns.
-ACCEPT_BATCH: Final = 64
-
 _OVERLOADED: Final = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
     b"content-type: text/plain; charset=utf-8\r\n"
@@ -121,19 +97,6 @@ def _socket_options(config: Config) -> list[tuple[int, int, int]]:
     return options
 
 
-def _backlog_socket(listener: trio.abc.Listener[trio.abc.Stream]) -> socket.socket | None:
-    """A non-blocking duplicate of a socket listener's socket, to drain its backlog."""
-    if not isinstance(listener, trio.SocketListener) or os.name != "posix":
-        return None
-    sock = listener.socket
-    try:
-        dup = socket.fromfd(sock.fileno(), sock.family, sock.type, sock.proto)
-    except OSError:  # pragma: no cover - out of file descriptors: accept one at a time
-        return None
-    dup.setblocking(False)
-    return dup
-
-
 def _peer_of(stream: trio.abc.Stream) -> tuple[str, int] | None:
     if isinstance(stream, trio.SocketStream):
         try:
@@ -161,11 +124,9 @@ class Server:
 
     __slots__ = (
         "_connection_scope",
-        "_connections",
-        "_counters",
+        "_context",
         "_listeners",
         "_shutdown_started",
-        "_shutting_down",
         "_socket_options",
         "_timer",
         "app",
@@ -175,14 +136,12 @@ class Server:
     def __init__(self, app: App, *, config: Config | None = None) -> None:
         self.app = app
         self.config = config if config is not None else Config()
-        self._counters = _Counters()
+        self._timer = TimerService(self.config.timer_resolution or 0.0)
+        self._context = ServerContext(app, self.config, ServerStatistics(), self._timer)
         self._socket_options = _socket_options(self.config)
-        self._connections: set[HTTPConnection] = set()
         self._listeners: list[trio.abc.Listener[trio.abc.Stream]] = []
-        self._shutting_down = False
         self._connection_scope: trio.CancelScope | None = None
         self._shutdown_started = trio.Event()
-        self._timer = TimerService(self.config.timer_resolution or 0.0)
 
     @property
     def listeners(self) -> list[trio.abc.Listener[trio.abc.Stream]]:
@@ -208,11 +167,11 @@ class Server:
     @property
     def shutting_down(self) -> bool:
         """Whether graceful shutdown has begun."""
-        return self._shutting_down
+        return self._context.shutting_down
 
     def statistics(self) -> ServerStatistics:
         """Return a snapshot of the server's counters (open connections, requests, errors)."""
-        return self._counters.snapshot()
+        return self._context.counters.snapshot()
 
     async def serve_listeners(
         self,
@@ -257,7 +216,7 @@ class Server:
     async def _accept_loop(
         self, listener: trio.abc.Listener[trio.abc.Stream], nursery: trio.Nursery
     ) -> None:
-        backlog = _backlog_socket(listener)
+        backlog = backlog_socket(listener)
         try:
             while True:
                 try:
@@ -274,39 +233,21 @@ class Server:
                     raise
                 nursery.start_soon(self._serve, stream, None, True)
                 if backlog is not None:
-                    self._drain_backlog(backlog, nursery)
+                    for stream in accept_backlog(backlog):
+                        nursery.start_soon(self._serve, stream, None, True)
         finally:
             if backlog is not None:
                 backlog.close()
-
-    def _drain_backlog(self, backlog: socket.socket, nursery: trio.Nursery) -> None:
-        """Accept what else is queued, without a checkpoint between connections.
-
-        ``listener.accept()`` takes one connection per trip through Trio's scheduler, so
-        behind a burst of connects a newcomer waited for hundreds of scheduler batches
-        before being accepted (its ``GET /`` took 100-300 ms in the soak, the server
-        being far from busy). Errors end the drain; the next ``accept()`` reports them.
-        """
-        for _ in range(ACCEPT_BATCH):
-            try:
-                sock, _ = backlog.accept()
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                if exc.errno in _IGNORABLE_ACCEPT_ERRNOS:
-                    continue
-                return
-            stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
-            nursery.start_soon(self._serve, stream, None, True)
 
     async def _trim_memory(self, interval: float) -> NoReturn:
         """Give freed memory back to the OS when a storm of connections has ended."""
         storm = StormTracker()
         while True:
             await trio.sleep(interval)
-            if storm.should_trim(self._counters.connections_open):
+            counters = self._context.counters
+            if storm.should_trim(counters.connections_open):
                 malloc_trim()
-                self._counters.memory_trims += 1
+                counters.memory_trims += 1
 
     async def _host_connections(
         self, stop_timer: bool, *, task_status: trio.TaskStatus[trio.Nursery]
@@ -348,11 +289,12 @@ class Server:
     ) -> None:
         # An *accepted* connection runs in the connection nursery, whose shielded scope
         # gets the grace-period deadline at shutdown (``_host_connections``).
-        counters = self._counters
+        context = self._context
+        counters = context.counters
         counters.connections_total += 1
         _current_server.set(self)  # this task's context only: trio gives each task a copy
         if self._timer.running:
-            _current_timer.set(self._timer)
+            CURRENT_TIMER.set(self._timer)
         if (
             accepted
             and isinstance(stream, trio.SocketStream)
@@ -370,14 +312,12 @@ class Server:
                 await self._reject_overloaded(stream)
                 return
             counters.connections_open += 1
-            connection = HTTPConnection(self, stream, client or _peer_of(stream))
-            self._connections.add(connection)
+            connection = HTTPConnection(context, stream, client or _peer_of(stream))
+            context.connections.add(connection)
             try:
-                if self._shutting_down:
-                    connection.begin_shutdown()
                 await connection.run()
             finally:
-                self._connections.discard(connection)
+                context.connections.discard(connection)
                 counters.connections_open -= 1
         finally:
             await trio.aclose_forcefully(stream)
@@ -391,21 +331,20 @@ class Server:
         await drain_and_close(stream)
 
     def _begin_shutdown(self) -> None:
-        if self._shutting_down:
+        context = self._context
+        if context.shutting_down:
             return
-        self._shutting_down = True
         grace = self.config.shutdown_grace_period
-        if self._connections:
+        if context.connections:
             logger.info(
                 "shutting down: %d open connection(s), grace period %.1f s",
-                len(self._connections),
+                len(context.connections),
                 grace,
             )
         if self._connection_scope is not None:
             self._connection_scope.deadline = trio.current_time() + grace
         self._shutdown_started.set()
-        for connection in list(self._connections):
-            connection.begin_shutdown()
+        context.begin_shutdown()
 
 
 async def serve(

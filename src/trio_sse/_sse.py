@@ -1,27 +1,28 @@
 """Event-stream (SSE) responses: the response type and the handle its producer writes to.
 
-The encoding lives in ``_events.py`` (pure); the socket work in ``_connection.py``. This
-module only wires them: response headers, the initial ``retry`` hint, idle heartbeats, the
-farewell on shutdown, and the counters.
+This file does no I/O of its own. The encoding lives in ``_events.py`` (pure); running a
+stream (the producer task, the socket watch, heartbeats, the farewell) in ``_body.py``.
+:class:`EventStreamResponse` is plain data; :class:`EventStream` writes through the
+:class:`~trio_sse._context.ResponseChannel` it is given.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final, NamedTuple, final
+from typing import TYPE_CHECKING, Final, final
 
 import trio
 
+from ._config import USE_CONFIG, UseConfig
 from ._events import ServerSentEvent, encode_comment
 from ._response import BaseResponse, header_items
 
 if TYPE_CHECKING:
-    from ._connection import HTTPConnection
+    from ._context import ResponseChannel
     from ._headers import HeadersLike
     from ._request import Request
 
-__all__ = ["EventStream", "EventStreamResponse", "Producer"]
+__all__ = ["EVENT_STREAM_CONTENT_TYPE", "EventStream", "EventStreamResponse", "Producer"]
 
 EVENT_STREAM_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
 
@@ -29,29 +30,13 @@ Producer = Callable[["EventStream"], Awaitable[None]]
 """An event-stream producer: an async function that writes events to an :class:`EventStream`."""
 
 
-class _StreamSetup(NamedTuple):
-    """What an :class:`EventStreamResponse` asks of its connection."""
-
-    produce: Callable[[], Awaitable[None]]
-    heartbeat: float | None
-    heartbeat_bytes: bytes
-    farewell: bytes | None
-
-
-class _UseConfig:
-    def __repr__(self) -> str:
-        return "USE_CONFIG"
-
-
-USE_CONFIG: Final = _UseConfig()
-
-
 @final
 class EventStream:
     """The writing end of one client's event stream, given to the producer.
 
     The producer runs as a child task of the connection: when the client disconnects it is
-    cancelled at once, so it needs no disconnect check of its own.
+    cancelled at once, so it needs no disconnect check of its own. The server creates it;
+    handlers never do.
 
     Attributes:
         request: The request that opened the stream.
@@ -63,10 +48,10 @@ class EventStream:
             which under load can be a scheduler batch later.
     """
 
-    __slots__ = ("_conn", "last_event_id", "opened_at", "request")
+    __slots__ = ("_channel", "last_event_id", "opened_at", "request")
 
-    def __init__(self, conn: HTTPConnection, request: Request) -> None:
-        self._conn = conn
+    def __init__(self, channel: ResponseChannel, request: Request) -> None:
+        self._channel = channel
         self.request = request
         self.last_event_id = request.last_event_id
         self.opened_at = trio.current_time()
@@ -79,12 +64,14 @@ class EventStream:
                 (a broadcaster encodes each event once for all its subscribers).
 
         Raises:
-            ConnectionClosed: The client is gone (normally the producer is cancelled first).
+            StreamClosedError: The client is gone (normally the producer is cancelled
+                first).
             SlowClientError: The client did not read within ``send_timeout``.
         """
         data = event.encode() if isinstance(event, ServerSentEvent) else event
-        await self._conn.write_body(data)
-        counters = self._conn._counters
+        channel = self._channel
+        await channel.write_body(data)
+        counters = channel.counters
         counters.events_sent += 1
         counters.bytes_sent += len(data)
 
@@ -124,14 +111,14 @@ class EventStreamResponse(BaseResponse):
         *,
         headers: HeadersLike | None = None,
         retry: int | None = None,
-        heartbeat: float | _UseConfig | None = USE_CONFIG,
+        heartbeat: float | UseConfig | None = USE_CONFIG,
         farewell: ServerSentEvent | None = None,
     ) -> None:
         if not callable(producer):
             raise TypeError(f"producer: must be an async function, not {producer!r}")
         if retry is not None:
             ServerSentEvent(retry=retry)  # validates: non-negative int
-        if not isinstance(heartbeat, _UseConfig) and heartbeat is not None and heartbeat <= 0:
+        if not isinstance(heartbeat, UseConfig) and heartbeat is not None and heartbeat <= 0:
             raise ValueError(f"heartbeat: must be positive or None, got {heartbeat!r}")
         defaults = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
         extra = header_items(headers)
@@ -143,34 +130,5 @@ class EventStreamResponse(BaseResponse):
         self.heartbeat = heartbeat
         self.farewell = farewell
 
-    def _stream_setup(self, conn: HTTPConnection, request: Request) -> _StreamSetup:
-        """What the connection runs for this response (it keeps no reference to ``self``)."""
-        stream = EventStream(conn, request)
-        heartbeat = (
-            conn._config.heartbeat_interval
-            if isinstance(self.heartbeat, _UseConfig)
-            else self.heartbeat
-        )
-        producer = self.producer
-        retry = self.retry
-        produce: Callable[[], Awaitable[None]]
-        if retry is None:
-            produce = functools.partial(producer, stream)  # no wrapper frame on the stack
-        else:
-
-            async def produce() -> None:
-                await stream.send(ServerSentEvent(retry=retry))
-                await producer(stream)
-
-        return _StreamSetup(
-            produce,
-            heartbeat,
-            _HEARTBEAT,
-            self.farewell.encode() if self.farewell is not None else None,
-        )
-
     def __repr__(self) -> str:
         return f"<EventStreamResponse {self.producer!r}>"
-
-
-_HEARTBEAT: Final = b":\n\n"

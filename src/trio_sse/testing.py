@@ -134,7 +134,7 @@ class TestClient:
             if isinstance(event, h11.Response):
                 return ClientResponse(
                     event.status_code,
-                    Headers._from_h11(event.headers),
+                    Headers.from_wire(event.headers),
                     http_version=event.http_version.decode(),
                 )
             if isinstance(event, h11.InformationalResponse):
