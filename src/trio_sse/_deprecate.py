@@ -30,7 +30,7 @@ Rules:
 
 from __future__ import annotations
 
-import sys
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, final
@@ -81,7 +81,9 @@ def deprecate_attributes(
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}") from None
         # ``from package import name`` asks twice: importlib's ``_handle_fromlist`` probes
         # with ``hasattr``, then the import statement gets the value. Warn once, on the get.
-        if sys._getframe(1).f_code.co_name != "_handle_fromlist":
+        caller = inspect.currentframe()
+        caller = caller.f_back if caller is not None else None
+        if caller is None or caller.f_code.co_name != "_handle_fromlist":
             warnings.warn(
                 attribute.message(f"{module_name}.{name}"), DeprecationWarning, stacklevel=2
             )

@@ -105,13 +105,15 @@ class Headers(Mapping[str, str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
-            return self._grouped() == other._grouped()
+            return _grouped(self.items_raw()) == _grouped(other.items_raw())
         return super().__eq__(other)
 
     __hash__ = None  # type: ignore[assignment]
 
-    def _grouped(self) -> dict[str, list[str]]:
-        grouped: dict[str, list[str]] = {}
-        for key, (_, value) in zip(self._lower, self._items, strict=True):
-            grouped.setdefault(key, []).append(value)
-        return grouped
+
+def _grouped(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The values of *items* by case-folded name, in order (how Headers compare)."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in items:
+        grouped.setdefault(name.lower(), []).append(value)
+    return grouped

@@ -55,7 +55,8 @@ from ._broadcast import (
     BroadcasterStatistics,
     BrokerUnavailableError,
 )
-from ._fanout import RESET_BYTES, RESET_EXPIRED, RESET_UNKNOWN, LocalFanOut, prepare_event
+from ._fanout import RESET_BYTES, RESET_UNKNOWN, LocalFanOut, prepare_event
+from ._redis_ids import StreamId, classify_resume, format_id, is_connection_failure, parse_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -72,34 +73,6 @@ DEFAULT_STREAM: Final = "trio-sse:events"
 _FIELD: Final = b"sse"
 _BATCH: Final = 512
 _BLOCK_MS: Final = 2000
-
-StreamId = tuple[int, int]
-
-
-def _parse_id(value: str | bytes) -> StreamId | None:
-    """``"<ms>-<seq>"`` as a pair of ints, or ``None`` when malformed."""
-    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
-    ms, sep, seq = text.partition("-")
-    for part in (ms, seq):
-        if not (0 < len(part) <= 20 and part.isascii() and part.isdigit()):
-            return None
-    if not sep:
-        return None
-    return int(ms), int(seq)
-
-
-def _format_id(value: StreamId) -> str:
-    return f"{value[0]}-{value[1]}"
-
-
-def _is_connection_failure(exc: BaseException) -> bool:
-    """Whether *exc* (or every member of an exception group) means "Redis unreachable"."""
-    from coredis.exceptions import ConnectionError as RedisConnectionError
-
-    members: object = getattr(exc, "exceptions", None)
-    if isinstance(members, tuple) and members:
-        return all(_is_connection_failure(member) for member in members)
-    return isinstance(exc, (RedisConnectionError, OSError, TimeoutError, trio.TooSlowError))
 
 
 @final
@@ -179,7 +152,7 @@ class RedisBroadcaster(BroadcastBackend):
                     trim_operator=PureToken.APPROXIMATELY,
                 )
         except Exception as exc:
-            if _is_connection_failure(exc):
+            if is_connection_failure(exc):
                 raise BrokerUnavailableError(f"redis: cannot publish: {exc}") from exc
             raise
         return str(entry_id.decode("ascii") if isinstance(entry_id, bytes) else entry_id)
@@ -198,39 +171,21 @@ class RedisBroadcaster(BroadcastBackend):
             raise
         return info
 
-    @staticmethod
-    def _classify(after: StreamId, info: dict[str, Any] | None) -> str | None:
-        """``None`` if the entries after *after* are all in the stream, else the reset."""
-        if info is None:
-            return RESET_UNKNOWN
-        last = _parse_id(info["last-generated-id"]) or (0, 0)
-        if after > last:
-            return RESET_UNKNOWN
-        first_entry = info.get("first-entry")
-        first = _parse_id(first_entry.identifier) if first_entry is not None else None
-        if first is not None and after >= first:
-            return None
-        if first is None and after == last:
-            return None
-        if int(info.get("entries-added", 0)) > int(info["length"]):
-            return RESET_EXPIRED  # trimmed: entries after *after* may be gone
-        return RESET_UNKNOWN  # nothing was ever removed: *after* is not from this stream
-
     async def _connect(self) -> None:
         """Find where to read from: the stream's end at first, else check continuity."""
         info = await self._stream_state()
-        tail = _parse_id(info["last-generated-id"]) if info is not None else None
+        tail = parse_id(info["last-generated-id"]) if info is not None else None
         if self._last is None:
             self._last = self._floor = tail or (0, 0)
             return
         if self._last == (0, 0) and info is None:
             return
-        if self._classify(self._last, info) is not None:
+        if classify_resume(self._last, info) is not None:
             logger.warning(
                 "redis stream %r lost entries after %s (restarted without persistence?): "
                 "ending every local subscription so its client resumes with a reset",
                 self._stream,
-                _format_id(self._last),
+                format_id(self._last),
             )
             self._fanout.drop_all()
             self._cache.clear()
@@ -239,14 +194,14 @@ class RedisBroadcaster(BroadcastBackend):
     def _deliver(self, entries: tuple[Any, ...]) -> None:
         """Fan a batch of stream entries out to the local subscribers (synchronous)."""
         for entry in entries:
-            entry_id = _parse_id(entry.identifier)
+            entry_id = parse_id(entry.identifier)
             if entry_id is None or self._last is None or entry_id <= self._last:
                 continue
             raw = entry.field_values.get(_FIELD)
             self._last = entry_id
             if raw is None:
                 continue  # not ours
-            block = b"id: " + _format_id(entry_id).encode("ascii") + b"\n" + bytes(raw)
+            block = b"id: " + format_id(entry_id).encode("ascii") + b"\n" + bytes(raw)
             self._cache.append((entry_id, block))
             if len(self._cache) > self._history:
                 self._floor = self._cache.popleft()[0]
@@ -255,7 +210,7 @@ class RedisBroadcaster(BroadcastBackend):
         self._progress.set()
         self._progress = trio.Event()
 
-    async def _run_reader(
+    async def run_reader(
         self,
         min_delay: float,
         max_delay: float,
@@ -272,7 +227,7 @@ class RedisBroadcaster(BroadcastBackend):
             try:
                 await self._connect()
             except Exception as exc:
-                if not _is_connection_failure(exc):
+                if not is_connection_failure(exc):
                     raise
             else:
                 self._connected = True
@@ -291,13 +246,13 @@ class RedisBroadcaster(BroadcastBackend):
                     assert self._last is not None
                     with trio.fail_after(_BLOCK_MS / 1000 + self._timeout):
                         reply = await self._client.xread(
-                            {self._stream: _format_id(self._last)}, count=_BATCH, block=_BLOCK_MS
+                            {self._stream: format_id(self._last)}, count=_BATCH, block=_BLOCK_MS
                         )
                     if reply:
                         for entries in reply.values():
                             self._deliver(entries)
             except Exception as exc:
-                if not _is_connection_failure(exc):
+                if not is_connection_failure(exc):
                     raise
                 if self._connected:
                     logger.warning("redis stream %r: reader lost Redis: %s", self._stream, exc)
@@ -334,20 +289,20 @@ class RedisBroadcaster(BroadcastBackend):
             with trio.fail_after(self._timeout):
                 while True:
                     info = await self._stream_state()
-                    reset = self._classify(after, info)
+                    reset = classify_resume(after, info)
                     if reset is not None:
                         return [RESET_BYTES[reset]], reset
-                    entries = await self._client.xrange(self._stream, "(" + _format_id(after), "+")
+                    entries = await self._client.xrange(self._stream, "(" + format_id(after), "+")
                     replay: list[bytes] = []
                     target = after
                     for entry in entries:
-                        entry_id = _parse_id(entry.identifier)
+                        entry_id = parse_id(entry.identifier)
                         raw = entry.field_values.get(_FIELD)
                         if entry_id is None or raw is None:
                             continue
                         target = max(target, entry_id)
                         replay.append(
-                            b"id: " + _format_id(entry_id).encode("ascii") + b"\n" + bytes(raw)
+                            b"id: " + format_id(entry_id).encode("ascii") + b"\n" + bytes(raw)
                         )
                     while self._last is None or self._last < target:
                         await self._progress.wait()
@@ -357,7 +312,7 @@ class RedisBroadcaster(BroadcastBackend):
                         return replay + rest, None
                     # The reader ran more than a history ahead meanwhile: ask again.
         except Exception as exc:
-            if _is_connection_failure(exc):
+            if is_connection_failure(exc):
                 raise BrokerUnavailableError(f"redis: cannot resume: {exc}") from exc
             raise
 
@@ -385,7 +340,7 @@ class RedisBroadcaster(BroadcastBackend):
         reset: str | None = None
         replay: list[bytes] = []
         if last_event_id:
-            after = _parse_id(last_event_id)
+            after = parse_id(last_event_id)
             if after is None:
                 replay, reset = [RESET_BYTES[RESET_UNKNOWN]], RESET_UNKNOWN
             else:
@@ -413,7 +368,7 @@ class RedisBroadcaster(BroadcastBackend):
             subscribers_dropped=self._fanout.dropped,
             events_replayed=self._fanout.replayed,
             resets_sent=self._fanout.resets,
-            last_event_id=_format_id(self._last) if self._read and self._last else None,
+            last_event_id=format_id(self._last) if self._read and self._last else None,
         )
 
     def __repr__(self) -> str:
@@ -486,7 +441,7 @@ async def open_redis_broadcaster(
         backend = RedisBroadcaster(
             client, stream=stream, history=history, queue_size=queue_size, timeout=redis_timeout
         )
-        await nursery.start(backend._run_reader, low, high)
+        await nursery.start(backend.run_reader, low, high)
         try:
             yield backend
         finally:
