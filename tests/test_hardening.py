@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from functools import partial
 from typing import TYPE_CHECKING
 
 import trio

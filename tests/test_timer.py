@@ -20,7 +20,7 @@ import trio.testing
 
 import trio_sse
 from trio_sse._demo import build_demo_app
-from trio_sse._timer import _COMPACT_MIN, WAKE_BATCH, TimerService, CURRENT_TIMER
+from trio_sse._timer import _COMPACT_MIN, CURRENT_TIMER, WAKE_BATCH, TimerService
 from trio_sse.testing import MemoryListener, TestClient
 
 from .conftest import start_client

@@ -12,6 +12,7 @@ Three kinds of peers drive the server:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -631,12 +632,19 @@ def test_router_and_response_validate_websocket_settings() -> None:
     with pytest.raises(ValueError, match="max_message_size"):
         router.add_websocket_route("/b", echo, max_message_size=0)
     with pytest.raises(TypeError, match="max_message_size"):
-        router.add_websocket_route("/b", echo, max_message_size=1.5)  # type: ignore[arg-type]
+        router.add_websocket_route("/b", echo, max_message_size=1.5)
     with pytest.raises(ValueError, match="heartbeat_interval"):
         router.add_websocket_route("/b", echo, heartbeat_interval=0)
     with pytest.raises(ValueError, match="connect_timeout"):
         router.add_websocket_route("/b", echo, connect_timeout=float("nan"))
     router.add_websocket_route("/c", echo, message_queue_size=0, subprotocols="one")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        router.add_websocket_route("/d", echo, max_mesage_size=10)
+    options = trio_sse.WebSocketOptions(max_message_size=10)
+    with pytest.raises(TypeError, match="not both"):
+        router.add_websocket_route("/d", echo, options=options, connect_timeout=1)
+    with pytest.raises(TypeError, match="WebSocketOptions"):
+        router.add_websocket_route("/d", echo, options={"max_message_size": 10})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="handler"):
         trio_sse.WebSocketResponse("nope")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="written by the WebSocket handshake"):
@@ -644,6 +652,10 @@ def test_router_and_response_validate_websocket_settings() -> None:
     with pytest.raises(ValueError, match="managed by the server"):
         trio_sse.WebSocketResponse(echo, headers={"Connection": "x"})
     response = trio_sse.WebSocketResponse(echo, subprotocols=["a", "b"])
+    assert response.options == trio_sse.WebSocketOptions(subprotocols=("a", "b"))
+    assert trio_sse.WebSocketOptions(subprotocols="one").subprotocols == ("one",)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        response.options.max_message_size = 1  # type: ignore[misc]
     assert response.status == 101
     assert response.select_subprotocol(["b", "a"]) == "a"
     assert response.select_subprotocol(["c"]) is None
