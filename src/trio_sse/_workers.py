@@ -15,7 +15,6 @@ whose parent died sees end-of-file there and shuts down, so no worker outlives i
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
@@ -216,11 +215,6 @@ async def supervise(
             for sock in reserved:
                 sock.close()
     return port
-
-
-def port_in_use(exc: OSError) -> bool:
-    """Whether *exc* says the address is already in use."""
-    return exc.errno == errno.EADDRINUSE
 
 
 def python_command() -> list[str]:
