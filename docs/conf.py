@@ -38,7 +38,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinxcontrib_trio",
-    "trio_sse_docs",  # docs/_ext/trio_sse_docs.py: the generated Config and metrics tables
+    "trio_sse_docs",  # docs/_ext/trio_sse_docs.py: the generated reference tables
 ]
 
 exclude_patterns = ["_build"]
@@ -80,17 +80,14 @@ if INTERSPHINX:
     }
 
 # Private names that appear in public signatures and have no page to link to:
-# ``HeadersLike`` (``trio_sse._headers``; the ``headers=`` parameters), ``HTTPConnection``
-# (``EventStream.__init__``, which only the server calls) and ``_UseConfig`` (the
-# default of ``EventStreamResponse(heartbeat=...)``).
+# ``HeadersLike`` (``trio_sse._headers``; the ``headers=`` parameters), ``ResponseChannel``
+# (``trio_sse._context``; ``EventStream.__init__``, which only the server calls) and
+# ``UseConfig`` (``trio_sse._config``; the type of the default of
+# ``EventStreamResponse(heartbeat=...)``).
 nitpick_ignore_regex = [
     (r"py:.*", r"trio_sse\._.*"),
     (r"py:.*", r"_\w+"),
-    (r"py:class", r"HeadersLike|HTTPConnection"),
-    # Written when RedisBroadcaster was documented in ``trio_sse`` itself: the relative
-    # reference in ``_redis.py``'s ``publish`` docstring no longer resolves from
-    # ``trio_sse.redis``. Remove once it reads ``~trio_sse.BroadcastBackend.publish``.
-    (r"py:meth", r"BroadcastBackend\.publish"),
+    (r"py:class", r"HeadersLike|ResponseChannel|UseConfig"),
     # Bare names from string annotations (``from __future__ import annotations``) whose
     # imports sit under ``if TYPE_CHECKING:``: autodoc cannot qualify them, so they cannot
     # link to any inventory, online or not.

@@ -104,7 +104,7 @@ class Config:
             before the kernel drops the connection (``TCP_USER_TIMEOUT``); bounds how long
             a vanished peer can hold a stream whose writes still fit in the socket buffer.
             ``None`` keeps the kernel default (about 15 minutes of retransmissions).
-        timer_resolution: The shared timer of :func:`trio_sse.sleep_until` (the demo's
+        timer_resolution: The shared timer of :func:`trio_sse.lowlevel.sleep_until` (the demo's
             ticker) wakes up at most once per this many seconds: a deadline that falls
             less than this after its previous wake-up is served together with the ones
             due then, up to this much late, never early. Thousands of tickers then cost

@@ -136,8 +136,8 @@ class RedisBroadcaster(BroadcastBackend):
 
         Raises:
             BrokerUnavailableError: Redis did not acknowledge the event within *redis_timeout*.
-            InvalidEventError: As for :meth:`BroadcastBackend.publish`.
-            TypeError: As for :meth:`BroadcastBackend.publish`.
+            InvalidEventError: As for :meth:`~trio_sse.BroadcastBackend.publish`.
+            TypeError: As for :meth:`~trio_sse.BroadcastBackend.publish`.
         """
         from coredis import PureToken
 
@@ -393,7 +393,7 @@ async def open_redis_broadcaster(
 
     ::
 
-        async with trio_sse.open_redis_broadcaster("redis://localhost:6379/0") as events:
+        async with trio_sse.redis.open_redis_broadcaster("redis://localhost:6379/0") as events:
             app = build_app(events)  # events.stream_response(), await events.publish(...)
             await trio_sse.serve(app, port=8080)
 

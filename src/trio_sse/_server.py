@@ -4,7 +4,7 @@ Task tree (every task has a parent nursery; nothing is detached)::
 
     serve() / Server.serve_listeners()
     └── service nursery
-        ├── the shared timer of ``trio_sse.sleep_until`` (shielded; stopped last)
+        ├── the shared timer of ``trio_sse.lowlevel.sleep_until`` (shielded; stopped last)
         ├── the connection host: one shielded cancel scope around the connection nursery
         │   └── one task per connection
         │       └── (streamed responses) a nursery with the producer task

@@ -1,4 +1,4 @@
-"""One shared timer for the many tickers of a server: :func:`trio_sse.sleep_until`.
+"""One shared timer for the many tickers of a server: :func:`trio_sse.lowlevel.sleep_until`.
 
 Why: ``trio.sleep_until`` implements every sleep as a cancel scope whose deadline cancels
 it, so each wake-up raises and catches a ``Cancelled`` exception and adds and prunes an
@@ -187,9 +187,9 @@ def sleep_until(deadline: float) -> Coroutine[Any, Any, None]:
     interrupts it at once with ``trio.Cancelled``. It works with
     ``trio.testing.MockClock`` and ``autojump_clock``.
 
-    This is a plain function returning the sleep's coroutine (the timer's
-    :meth:`TimerService.sleep_until` itself), so a sleeping task's stack holds no frame of
-    its own for it: thousands of idle tickers, one frame fewer each.
+    This is a plain function that returns the awaitable (the shared timer's own
+    ``sleep_until`` coroutine), so a sleeping task's stack holds no frame of its own for
+    it: thousands of idle tickers, one frame fewer each. Always ``await`` it at once.
 
     Args:
         deadline: When to wake up, on Trio's clock.
