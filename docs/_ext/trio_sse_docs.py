@@ -5,6 +5,9 @@
     description from the ``Attributes:`` section of the class docstring (the single place
     each setting is documented, as ``_config.py`` promises).
 
+``.. trio-sse-websocket-options-table::``
+    The same for :class:`trio_sse.WebSocketOptions`, the settings of a WebSocket route.
+
 ``.. trio-sse-broadcaster-table::``
     One row per keyword argument of :class:`trio_sse.Broadcaster`: name, default, and
     its description from the ``Args:`` section of the class docstring.
@@ -12,10 +15,11 @@
 ``.. trio-sse-metrics-table::``
     One row per metric that :func:`trio_sse.metrics.render_prometheus` writes: name, type,
     help.
-    The rows come from rendering an all-zero :class:`trio_sse.ServerStatistics`, i.e. from
-    the public function itself.
+    The rows come from rendering a :class:`trio_sse.ServerStatistics` of zeros (with one
+    status code, so the labelled metric shows its label), i.e. from the public function
+    itself.
 
-Both fail the build (an extension error, not a warning) if the code and the docstring
+All fail the build (an extension error, not a warning) if the code and the docstring
 disagree, e.g. a field without a description.
 """
 
@@ -31,7 +35,7 @@ from docutils.statemachine import StringList
 from sphinx.errors import ExtensionError
 from sphinx.util.docutils import SphinxDirective
 
-from trio_sse import Broadcaster, Config, ServerStatistics
+from trio_sse import Broadcaster, Config, ServerStatistics, WebSocketOptions
 from trio_sse.metrics import render_prometheus
 
 if TYPE_CHECKING:
@@ -67,10 +71,10 @@ def parse_attributes_section(doc: str, section: str = "Attributes") -> dict[str,
     return {name: " ".join(text) for name, text in items.items()}
 
 
-def _format_default(name: str, value: object) -> str:
+def _format_default(name: str, value: object, *, in_bytes: bool = False) -> str:
     if value is None:
         return "``None``"
-    if isinstance(value, int) and name.endswith("_bytes"):
+    if isinstance(value, int) and (in_bytes or name.endswith("_bytes")):
         for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
             if value % size == 0:
                 return f"``{value}`` ({value // size} {unit})"
@@ -106,28 +110,41 @@ class _TableDirective(SphinxDirective):
         return children
 
 
-class ConfigTable(_TableDirective):
-    """The table of :class:`trio_sse.Config` fields."""
+class _DataclassTable(_TableDirective):
+    """One row per field of a dataclass, described under ``Attributes:`` in its docstring."""
+
+    cls: type
+    size_fields: frozenset[str] = frozenset()  # int fields counted in bytes (KiB, MiB)
 
     def rows_rst(self) -> list[str]:
-        docs = parse_attributes_section(Config.__doc__ or "")
+        name = self.cls.__name__
+        docs = parse_attributes_section(self.cls.__doc__ or "")
         rows: list[list[str]] = []
-        for field in dataclasses.fields(Config):
+        for field in dataclasses.fields(self.cls):
             if field.name not in docs:
-                raise ExtensionError(f"Config.{field.name} has no entry under 'Attributes:'")
+                raise ExtensionError(f"{name}.{field.name} has no entry under 'Attributes:'")
             type_text = field.type if isinstance(field.type, str) else repr(field.type)
-            rows.append(
-                [
-                    f"``{field.name}``",
-                    f"``{type_text}``",
-                    _format_default(field.name, field.default),
-                    docs[field.name],
-                ]
+            default = _format_default(
+                field.name, field.default, in_bytes=field.name in self.size_fields
             )
-        extra = set(docs) - {f.name for f in dataclasses.fields(Config)}
+            rows.append([f"``{field.name}``", f"``{type_text}``", default, docs[field.name]])
+        extra = set(docs) - {f.name for f in dataclasses.fields(self.cls)}
         if extra:
-            raise ExtensionError(f"Config docstring documents unknown fields: {sorted(extra)}")
+            raise ExtensionError(f"{name} docstring documents unknown fields: {sorted(extra)}")
         return _list_table(["Field", "Type", "Default", "Meaning"], rows, "18 12 14 56")
+
+
+class ConfigTable(_DataclassTable):
+    """The table of :class:`trio_sse.Config` fields."""
+
+    cls = Config
+
+
+class WebSocketOptionsTable(_DataclassTable):
+    """The table of :class:`trio_sse.WebSocketOptions` fields."""
+
+    cls = WebSocketOptions
+    size_fields = frozenset({"max_message_size"})
 
 
 class BroadcasterTable(_TableDirective):
@@ -148,10 +165,13 @@ class MetricsTable(_TableDirective):
     """The table of Prometheus metrics written by :func:`trio_sse.metrics.render_prometheus`."""
 
     def rows_rst(self) -> list[str]:
-        values: dict[str, Any] = {}
+        # Every counter defaults to zero; one status code shows the label of the one
+        # labelled metric (a dict field, rendered with one sample per key).
+        stats = ServerStatistics()
         for field in dataclasses.fields(ServerStatistics):
-            values[field.name] = {200: 0} if "Mapping" in str(field.type) else 0
-        text = render_prometheus(ServerStatistics(**values))
+            if isinstance(getattr(stats, field.name), dict):
+                setattr(stats, field.name, {200: 0})
+        text = render_prometheus(stats)
         helps: dict[str, str] = {}
         kinds: dict[str, str] = {}
         labelled: set[str] = set()
@@ -175,6 +195,7 @@ class MetricsTable(_TableDirective):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("trio-sse-config-table", ConfigTable)
+    app.add_directive("trio-sse-websocket-options-table", WebSocketOptionsTable)
     app.add_directive("trio-sse-broadcaster-table", BroadcasterTable)
     app.add_directive("trio-sse-metrics-table", MetricsTable)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
