@@ -54,6 +54,7 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -142,9 +143,13 @@ class ChatSession:
 
 def build_app(room: trio_sse.Broadcaster, *, ws_heartbeat: float | None) -> trio_sse.Router:
     router = trio_sse.Router()
-    router.add_websocket_route("/echo", echo, heartbeat_interval=ws_heartbeat)
+    # One value for the settings both sockets share (the keywords work too:
+    # ``add_websocket_route("/echo", echo, heartbeat_interval=ws_heartbeat)``).
+    options = trio_sse.WebSocketOptions(heartbeat_interval=ws_heartbeat)
+    router.add_websocket_route("/echo", echo, options=options)
 
-    @router.websocket("/chat", heartbeat_interval=ws_heartbeat, max_message_size=16 * 1024)
+    # Chat lines are short: a message over 16 KiB closes the socket with 1009.
+    @router.websocket("/chat", options=replace(options, max_message_size=16 * 1024))
     async def chat(request: trio_sse.Request, ws: WebSocketConnection) -> None:
         # A browser's WebSocket cannot set headers: the resume point comes in the query.
         resume = request.query_param("last_event_id") or request.last_event_id
