@@ -197,7 +197,7 @@ class H11Channel:
             self.interrupt = timer
             try:
                 while True:
-                    data = await self.transport.read()
+                    data = await self.transport.read(idle=True)
                     if not data:
                         return Watch.PEER_GONE
                     self.pipelined += len(data)

@@ -118,11 +118,12 @@ class Transport:
         self._unyielded = 0
         return True
 
-    async def read(self) -> bytes:
+    async def read(self, *, idle: bool = False) -> bytes:
         """Read what has arrived (up to ``RECEIVE_SIZE`` bytes); ``b""`` at EOF.
 
-        The one read loop of the server: the request loop and a streamed body's watcher
-        both call it.
+        The one read loop of the server: the request loop and a streamed body's watch
+        both call it. *idle* says nothing is expected soon (a stream's watch): wait for
+        the socket to become readable before the first attempt instead of after it.
 
         Raises:
             trio.BrokenResourceError: the connection was reset (or the socket closed).
@@ -131,14 +132,17 @@ class Transport:
         if fd < 0:
             return bytes(await self.stream.receive_some(RECEIVE_SIZE))
         await trio.lowlevel.checkpoint_if_cancelled()
-        waited = False
+        waited = idle
         while True:
+            if waited:
+                # Outside any ``except`` block: a wait of hours must not keep an
+                # exception (and its traceback) alive.
+                await trio.lowlevel.wait_readable(fd)
             try:
                 data = os.read(fd, RECEIVE_SIZE)
                 break
             except BlockingIOError:
                 waited = True
-                await trio.lowlevel.wait_readable(fd)
             except OSError as exc:
                 raise trio.BrokenResourceError(f"socket read failed: {exc}") from exc
         if waited:
