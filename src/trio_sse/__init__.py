@@ -66,6 +66,7 @@ from ._sse import EventStream as EventStream
 from ._sse import EventStreamResponse as EventStreamResponse
 from ._sse import Producer as Producer
 from ._stats import ServerStatistics as ServerStatistics
+from ._tls import tls_context as tls_context
 from ._util import fixup_module_metadata
 from ._version import __version__ as __version__
 from ._websocket import WebSocketHandler as WebSocketHandler
@@ -111,6 +112,7 @@ __all__ = [
     "is_websocket_upgrade",
     "parse_accept",
     "serve",
+    "tls_context",
 ]
 
 

@@ -16,6 +16,7 @@ import trio
 from ._config import Config
 from ._demo import DEFAULT_INTERVAL, build_demo_app
 from ._server import Server
+from ._tls import tls_context
 from ._version import __version__
 from ._workers import READY_MARKER, bind_reuse_port, python_command, supervise, watch_parent
 
@@ -113,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
             f"across workers and hosts (needs trio-sse[redis]; default: ${BROKER_ENV})"
         ),
     )
+    s.add_argument(
+        "--certfile",
+        metavar="PEM",
+        help="serve HTTPS (and wss://) with this certificate chain (PEM; TLS 1.2 or later)",
+    )
+    s.add_argument(
+        "--keyfile",
+        metavar="PEM",
+        help="the private key of --certfile (default: in the certfile itself)",
+    )
     s.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -134,6 +145,8 @@ async def _serve_demo(args: argparse.Namespace, events: RedisBroadcaster | None)
         shutdown_grace_period=args.grace,
     )
     app = build_demo_app(interval=args.interval, backend=events)
+    ssl_context = tls_context(args.certfile, args.keyfile) if args.certfile else None
+    scheme = "https" if ssl_context is not None else "http"
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         # Bind before any nursery exists, so "address in use" surfaces as a plain OSError.
         listeners: list[trio.SocketListener]
@@ -142,7 +155,7 @@ async def _serve_demo(args: argparse.Namespace, events: RedisBroadcaster | None)
         else:
             sockets = await bind_reuse_port(args.host, args.port, listen=True)
             listeners = [trio.SocketListener(sock) for sock in sockets]
-        server = Server(app, config=config)
+        server = Server(app, config=config, ssl_context=ssl_context)
         async with trio.open_nursery() as nursery:
             await nursery.start(server.serve_listeners, listeners)
             if args.worker is not None:
@@ -150,12 +163,12 @@ async def _serve_demo(args: argparse.Namespace, events: RedisBroadcaster | None)
                 print(f"{READY_MARKER}{server.ports[0]} (worker {args.worker})", flush=True)
             shown = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
             for port in server.ports[:1] if args.worker is None else ():
-                print(f"trio-sse {__version__} serving on http://{shown}:{port}/", flush=True)
+                print(f"trio-sse {__version__} serving on {scheme}://{shown}:{port}/", flush=True)
                 print(
-                    f"  try: curl -N -H 'Accept: text/event-stream' http://{shown}:{port}/",
+                    f"  try: curl -N -H 'Accept: text/event-stream' {scheme}://{shown}:{port}/",
                     flush=True,
                 )
-                print(f"  demo: http://{shown}:{port}/demo", flush=True)
+                print(f"  demo: {scheme}://{shown}:{port}/demo", flush=True)
             async for signum in signals:
                 logger.info("%s received: shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
@@ -169,6 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")  # `serve` is the default command
     args = parser.parse_args(argv)
+    if args.keyfile and not args.certfile:
+        parser.error("--keyfile needs --certfile")
+    if args.certfile:
+        try:  # check the files now, with a clear message, before any worker starts
+            tls_context(args.certfile, args.keyfile)
+        except (OSError, ValueError) as exc:
+            print(f"trio-sse: TLS: {exc}", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -214,6 +235,10 @@ async def _supervise(args: argparse.Namespace) -> None:
     ]
     if args.broker:
         command += ["--broker", args.broker]
+    if args.certfile:
+        command += ["--certfile", args.certfile]
+    if args.keyfile:
+        command += ["--keyfile", args.keyfile]
     await supervise(
         command,
         workers=args.workers,

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_TCP_KEEPALIVE_COUNT",
     "DEFAULT_TCP_KEEPALIVE_IDLE",
     "DEFAULT_TCP_KEEPALIVE_INTERVAL",
+    "DEFAULT_TLS_HANDSHAKE_TIMEOUT",
     "USE_CONFIG",
     "Config",
     "UseConfig",
@@ -42,6 +43,7 @@ DEFAULT_TCP_KEEPALIVE_INTERVAL: Final = 10.0
 DEFAULT_TCP_KEEPALIVE_COUNT: Final = 3
 DEFAULT_TIMER_RESOLUTION: Final = 0.001
 DEFAULT_MEMORY_TRIM_INTERVAL: Final = 1.0
+DEFAULT_TLS_HANDSHAKE_TIMEOUT: Final = 10.0
 
 
 @final
@@ -115,6 +117,10 @@ class Config:
             then it gives the freed C-heap memory back to the operating system with glibc's
             ``malloc_trim(0)`` (Linux with glibc only; a few milliseconds). ``None``
             disables it.
+        tls_handshake_timeout: On a TLS server, the time a client has to complete the TLS
+            handshake once connected. A peer that does not (a scanner, a slowloris on
+            the handshake, a plain-HTTP client) is disconnected, while the others are
+            served meanwhile.
     """
 
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
@@ -132,6 +138,7 @@ class Config:
     tcp_user_timeout: float | None = None
     timer_resolution: float | None = DEFAULT_TIMER_RESOLUTION
     memory_trim_interval: float | None = DEFAULT_MEMORY_TRIM_INTERVAL
+    tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -35,9 +35,11 @@ from ._context import ServerContext
 from ._memory import StormTracker, malloc_trim, trim_is_available
 from ._stats import ServerStatistics
 from ._timer import CURRENT_TIMER, TimerService
+from ._tls import tls_handshake
 from ._transport import accept_backlog, backlog_socket, drain_and_close
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Sequence
 
     from ._response import App
@@ -120,6 +122,10 @@ class Server:
         app: The application: an async function from :class:`~trio_sse.Request` to a
             response, often a :class:`~trio_sse.Router`.
         config: Limits and timeouts; defaults to ``Config()``.
+        ssl_context: Serve TLS with this context (see :func:`trio_sse.tls_context`):
+            every connection, accepted or given to :meth:`serve_stream`, first does the
+            TLS handshake, within :attr:`Config.tls_handshake_timeout
+            <trio_sse.Config.tls_handshake_timeout>`. ``None`` serves plain HTTP.
     """
 
     __slots__ = (
@@ -131,11 +137,19 @@ class Server:
         "_timer",
         "app",
         "config",
+        "ssl_context",
     )
 
-    def __init__(self, app: App, *, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        config: Config | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.app = app
         self.config = config if config is not None else Config()
+        self.ssl_context = ssl_context
         self._timer = TimerService(self.config.timer_resolution or 0.0)
         self._context = ServerContext(app, self.config, ServerStatistics(), self._timer)
         self._socket_options = _socket_options(self.config)
@@ -308,16 +322,28 @@ class Server:
         try:
             if counters.connections_open >= self.config.max_connections:
                 counters.connections_rejected += 1
-                counters.count_response(503)
-                await self._reject_overloaded(stream)
+                if self.ssl_context is None:  # (a TLS client could not read a plain 503)
+                    counters.count_response(503)
+                    await self._reject_overloaded(stream)
                 return
             counters.connections_open += 1
-            connection = HTTPConnection(context, stream, client or _peer_of(stream))
-            context.connections.add(connection)
             try:
-                await connection.run()
+                client = client or _peer_of(stream)
+                if self.ssl_context is not None:
+                    tls = None
+                    with trio.move_on_after(self.config.tls_handshake_timeout):
+                        tls = await tls_handshake(stream, self.ssl_context)
+                    if tls is None:
+                        counters.tls_handshake_failures += 1
+                        return
+                    stream = tls
+                connection = HTTPConnection(context, stream, client)
+                context.connections.add(connection)
+                try:
+                    await connection.run()
+                finally:
+                    context.connections.discard(connection)
             finally:
-                context.connections.discard(connection)
                 counters.connections_open -= 1
         finally:
             await trio.aclose_forcefully(stream)
@@ -353,6 +379,7 @@ async def serve(
     port: int = 8080,
     *,
     config: Config | None = None,
+    ssl_context: ssl.SSLContext | None = None,
     backlog: int | None = None,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
@@ -373,9 +400,11 @@ async def serve(
             ``"0.0.0.0"`` every IPv4 one.
         port: The TCP port; ``0`` picks a free one.
         config: Limits and timeouts.
+        ssl_context: Serve HTTPS (and ``wss://``) with this context, for example from
+            :func:`trio_sse.tls_context`; plain HTTP when ``None``.
         backlog: The listen backlog (trio's default when ``None``).
         task_status: Filled in by ``nursery.start``.
     """
     listeners = await trio.open_tcp_listeners(port, host=host or None, backlog=backlog)
-    server = Server(app, config=config)
+    server = Server(app, config=config, ssl_context=ssl_context)
     await server.serve_listeners(listeners, task_status=task_status)

@@ -57,6 +57,9 @@ class ServerStatistics:
         websocket_bytes_sent: Bytes sent on WebSocket sessions (the ``101`` and frames).
         websocket_heartbeat_timeouts: WebSocket sessions closed because a heartbeat ping
             got no pong in time.
+        tls_handshake_failures: TLS connections dropped because the handshake failed
+            (not TLS, no common protocol version or cipher) or did not finish within
+            ``tls_handshake_timeout``.
         memory_trims: Times freed memory was given back to the OS after a storm of
             connections (see :attr:`Config.memory_trim_interval
             <trio_sse.Config.memory_trim_interval>`).
@@ -94,6 +97,10 @@ class ServerStatistics:
     websocket_heartbeat_timeouts: int = _counter(
         "trio_sse_websocket_heartbeat_timeouts_total",
         "WebSocket sessions closed for a missing pong.",
+    )
+    tls_handshake_failures: int = _counter(
+        "trio_sse_tls_handshake_failures_total",
+        "TLS handshakes that failed or timed out.",
     )
     memory_trims: int = _counter(
         "trio_sse_memory_trims_total", "Freed memory given back to the OS after a storm."
