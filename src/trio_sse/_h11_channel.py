@@ -98,11 +98,13 @@ class H11Channel:
         self.last_write = trio.current_time()
 
     async def receive(self) -> bytes:
+        """Read what has arrived and give it to h11; ``b""`` at EOF."""
         data = await self.transport.read()
         self.conn.receive_data(data)
         return data
 
     async def next_event(self) -> h11.Event:
+        """h11's next event, reading as much as it needs."""
         conn = self.conn
         while True:
             event = conn.next_event()
@@ -112,6 +114,7 @@ class H11Channel:
             return event  # type: ignore[return-value]
 
     async def send_events(self, *events: h11.Event) -> None:
+        """Serialise *events* with h11 and write them in one piece."""
         conn = self.conn
         # A cancellation here, before anything is serialised or written, leaves the
         # connection intact (e.g. a shutdown during a burst still gets its farewell);
