@@ -1,47 +1,31 @@
-"""Shared fixtures: a server over memory streams, driven by a real h11 client."""
+"""Fixtures and pytest configuration only; the shared helpers are in ``helpers.py``."""
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
 
-import trio_sse
-from trio_sse._demo import build_demo_app
-from trio_sse.testing import TestClient, open_memory_client
+from trio_sse import _transport
 
-Connect = Callable[..., Awaitable[TestClient]]
+from .helpers import WriteSpy
 
 # Browser tests need Playwright, which only the e2e (and typecheck) environments install.
 collect_ignore_glob = [] if importlib.util.find_spec("playwright") else ["e2e/*"]
 
 
 @pytest.fixture
-def demo_app() -> trio_sse.Router:
-    return build_demo_app(interval=2.0)
+def spy(monkeypatch: pytest.MonkeyPatch) -> WriteSpy:
+    """Observe (not replace) the server's raw socket writes and its waits for writability."""
+    spy = WriteSpy()
+    monkeypatch.setattr(_transport, "os", spy)
+    real_wait_writable = trio.lowlevel.wait_writable
 
+    async def wait_writable(fd: int) -> None:
+        spy.waits += 1
+        spy.blocked.set()
+        await real_wait_writable(fd)
 
-async def start_client(
-    nursery: trio.Nursery, app: trio_sse.App, config: trio_sse.Config | None = None
-) -> tuple[trio_sse.Server, TestClient]:
-    server = trio_sse.Server(app, config=config)
-    client = await open_memory_client(server, nursery)
-    return server, client
-
-
-def raw_pair(nursery: trio.Nursery, server: trio_sse.Server) -> trio.abc.HalfCloseableStream:
-    """A raw client stream to *server* (for sending bytes h11 would refuse to send)."""
-    client, server_end = trio.testing.memory_stream_pair()
-    nursery.start_soon(server.serve_stream, server_end)
-    return client
-
-
-async def read_until_eof(stream: trio.abc.ReceiveStream) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        data = await stream.receive_some(65536)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(bytes(data))
+    monkeypatch.setattr(trio.lowlevel, "wait_writable", wait_writable)
+    return spy

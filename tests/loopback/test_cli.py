@@ -1,4 +1,7 @@
-"""The command line, run as a real subprocess: start, serve, stream, SIGINT, exit 0."""
+"""The command line, run as a real subprocess: start, serve, stream, SIGINT, exit 0.
+
+The parser on its own is tested in ``tests/unit/test_cli.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,8 @@ import signal
 import subprocess
 import sys
 
-import pytest
 import trio
 
-from trio_sse._cli import build_parser, main
 from trio_sse.testing import TestClient
 
 
@@ -82,31 +83,6 @@ async def test_sigterm_also_shuts_down() -> None:
     with trio.fail_after(20):
         assert await proc.wait() == 0
         assert b"Traceback" not in await _drain(stderr)
-
-
-def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["serve", "--help"])
-    assert exc.value.code == 0
-    out = capsys.readouterr().out
-    for option in [
-        "--host",
-        "--port",
-        "--interval",
-        "--log-level",
-        "--max-connections",
-        "--heartbeat",
-        "--grace",
-    ]:
-        assert option in out
-    assert "(default: 8080)" in out
-
-
-def test_bad_interval_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        build_parser().parse_args(["serve", "--interval", "-1"])
-    assert exc.value.code == 2
-    assert "must be positive" in capsys.readouterr().err
 
 
 async def test_port_in_use_is_a_clear_error() -> None:

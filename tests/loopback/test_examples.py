@@ -15,7 +15,7 @@ import trio_websocket
 
 from trio_sse.testing import TestClient
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SSE = [("Accept", "text/event-stream")]
 
 
@@ -104,6 +104,8 @@ async def test_chat_example_broadcasts_and_resumes() -> None:
             assert head.headers["content-type"].startswith("text/event-stream")
             # The stream starts with its retry hint; then the listener is subscribed.
             speaker = TestClient(await trio.open_tcp_stream("127.0.0.1", port))
+            # The example runs in a subprocess: its subscription shows only in /stats, so
+            # that is polled (bounded).
             with trio.fail_after(10):
                 while json.loads((await speaker.request("GET", "/stats")).text)["subscribers"] < 1:
                     await trio.sleep(0.01)
@@ -162,7 +164,9 @@ async def test_websocket_example_echo_chat_and_sse_on_one_port() -> None:
             await sse.send_request("GET", "/events", headers=SSE)
             assert (await sse.receive_head()).status == 200
             plain = TestClient(await trio.open_tcp_stream("127.0.0.1", port))
-            with trio.fail_after(10):  # until the event stream is subscribed to the room
+            # until the event stream is subscribed to the room (a subprocess: only its page
+            # tells, so that is polled, bounded)
+            with trio.fail_after(10):
                 while "1 subscriber(s)" not in (await plain.request("GET", "/")).text:
                     await trio.sleep(0.01)
 

@@ -141,7 +141,7 @@ def stream_name(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def running_server(*args: str, stream: str | None = None) -> AsyncIterator[int]:
+async def serve_process(*args: str, stream: str | None = None) -> AsyncIterator[int]:
     """``python -m trio_sse serve ARGS`` on a free port; yields the port; SIGINT at the end."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("TRIO_SSE_BROKER", None)
@@ -223,6 +223,7 @@ async def test_publish_subscribe_replay_in_process(
             open_redis_broadcaster(redis_server.url, stream=stream_name) as one,
             open_redis_broadcaster(redis_server.url, stream=stream_name) as two,
         ):
+            # The reader's connection state has no event to await: polled, bounded above.
             while not (one.connected and two.connected):
                 await trio.sleep(0.01)
             async with two.open_subscription() as live:
@@ -314,7 +315,7 @@ async def test_publish_reaches_every_worker_and_resume_crosses_workers(
 ) -> None:
     broker = ("--broker", redis_server.url)
     with trio.fail_after(40):
-        async with running_server(*broker) as port_a, running_server(*broker) as port_b:
+        async with serve_process(*broker) as port_a, serve_process(*broker) as port_b:
             async with EventReader.open(port_a) as on_a, EventReader.open(port_b) as on_b:
                 status, body = await publish(port_a, "from a")
                 assert status == 202
@@ -344,7 +345,7 @@ async def test_workers_share_the_port_and_a_crashed_worker_restarts(
     redis_server: RedisServer,
 ) -> None:
     with trio.fail_after(60):
-        async with running_server("--workers", "2", "--broker", redis_server.url) as port:
+        async with serve_process("--workers", "2", "--broker", redis_server.url) as port:
             async with EventReader.open(port) as first:
                 readers: list[EventReader] = [first]
                 # enough connections that both workers (SO_REUSEPORT) serve some
@@ -364,6 +365,7 @@ async def test_workers_share_the_port_and_a_crashed_worker_restarts(
             pids = _worker_pids()
             assert len(pids) == 2
             os.kill(pids[0], signal.SIGKILL)
+            # Only /proc tells when the supervisor has started another: polled, bounded above.
             while sorted(_worker_pids()) in (sorted(pids), sorted(pids[1:])):
                 await trio.sleep(0.05)
             for _ in range(10):
@@ -405,8 +407,8 @@ async def test_publish_while_redis_down_is_503_and_streams_survive_a_restart(
         broker = ("--broker", redis.url)
         with trio.fail_after(60):
             async with (
-                running_server(*broker) as port_a,
-                running_server(*broker) as port_b,
+                serve_process(*broker) as port_a,
+                serve_process(*broker) as port_b,
                 EventReader.open(port_a) as on_a,
                 EventReader.open(port_b) as on_b,
             ):
@@ -422,6 +424,8 @@ async def test_publish_while_redis_down_is_503_and_streams_survive_a_restart(
                 async with EventReader.open(port_b) as during:
                     redis.start()
                     for n in range(5):
+                        # Until the server (a subprocess) has reconnected to Redis, which it
+                        # tells no one: retried, bounded by the fail_after above.
                         while True:
                             status, body = await publish(port_b, f"after {n}")
                             if status == 202:

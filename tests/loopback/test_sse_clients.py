@@ -22,13 +22,15 @@ Known departures (httpx-sse 0.4.3, sseclient-py 1.9.0):
 
 sseclient-py is synchronous, so it runs in a worker thread (``trio.to_thread``) over a
 ``urllib3`` response; threads are fine in tests for a blocking third-party client.
+
+The ticker is the local ``ticker_app`` (the seed's behaviour), wrapped in a ``Tracker``:
+once a client has left, the test awaits the end of its stream's producer (an event) rather
+than polling the server's statistics.
 """
 
 from __future__ import annotations
 
-import functools
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import httpx
 import httpx_sse
@@ -39,10 +41,8 @@ import urllib3
 
 import trio_sse
 from trio_sse import ServerSentEvent
-from trio_sse._demo import build_demo_app
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+from ..helpers import Tracker, running_server, ticker_app
 
 INTERVAL = 0.05
 HARD_LIMIT = 20.0  # any single exchange; only reached when something is broken
@@ -101,23 +101,12 @@ def tricky_app() -> trio_sse.App:
     return router
 
 
-@asynccontextmanager
-async def running_server(app: trio_sse.App) -> AsyncIterator[trio_sse.Server]:
-    config = trio_sse.Config(shutdown_grace_period=1)
-    async with trio.open_nursery() as nursery:
-        serve = functools.partial(trio_sse.serve, app, "127.0.0.1", 0, config=config)
-        server: trio_sse.Server = await nursery.start(serve)
-        try:
-            yield server
-        finally:
-            nursery.cancel_scope.cancel()
-
-
-async def wait_for_no_streams(server: trio_sse.Server) -> None:
+async def wait_for_no_streams(server: trio_sse.Server, tracker: Tracker) -> None:
     """The client left: its stream and ticker end (cancelled by the disconnect)."""
     with trio.fail_after(HARD_LIMIT):
-        while server.statistics().event_streams_open or server.statistics().tickers_active:
-            await trio.sleep(0.01)
+        await tracker.wait_all_ended()
+    stats = server.statistics()
+    assert (stats.event_streams_open, stats.tickers_active) == (0, 0)
 
 
 # -- httpx-sse ------------------------------------------------------------------------------
@@ -141,8 +130,9 @@ async def read_httpx_sse(
     return events
 
 
-async def test_httpx_sse_reads_the_demo_ticker() -> None:
-    async with running_server(build_demo_app(interval=INTERVAL)) as server:
+async def test_httpx_sse_reads_the_ticker() -> None:
+    tracker = Tracker()
+    async with running_server(tracker.wrap(ticker_app(interval=INTERVAL))) as server:
         url = f"http://127.0.0.1:{server.port}/"
         async with httpx.AsyncClient(timeout=HARD_LIMIT) as client:
             events = await read_httpx_sse(client, url, 3)
@@ -151,14 +141,15 @@ async def test_httpx_sse_reads_the_demo_ticker() -> None:
             ("message", "hello", "2", None),
             ("message", "hello", "3", None),
         ]
-        await wait_for_no_streams(server)
+        await wait_for_no_streams(server, tracker)
         stats = server.statistics()
         assert stats.stream_disconnects == 1
         assert stats.handler_errors == 0
 
 
 async def test_httpx_sse_resumes_with_last_event_id() -> None:
-    async with running_server(build_demo_app(interval=INTERVAL)) as server:
+    tracker = Tracker()
+    async with running_server(tracker.wrap(ticker_app(interval=INTERVAL))) as server:
         url = f"http://127.0.0.1:{server.port}/"
         async with httpx.AsyncClient(timeout=HARD_LIMIT) as client:
             first = await read_httpx_sse(client, url, 2)
@@ -172,7 +163,7 @@ async def test_httpx_sse_resumes_with_last_event_id() -> None:
             ]
             explicit = await read_httpx_sse(client, url, 1, {"Last-Event-ID": "41"})
             assert [e.id for e in explicit] == ["42"]
-        await wait_for_no_streams(server)
+        await wait_for_no_streams(server, tracker)
 
 
 def is_httpx_sse_extra(event: httpx_sse.ServerSentEvent) -> bool:
@@ -235,8 +226,9 @@ def read_with_sseclient(url: str, count: int | None) -> list[SseclientEvent]:
         pool.clear()
 
 
-async def test_sseclient_py_reads_the_demo_ticker() -> None:
-    async with running_server(build_demo_app(interval=INTERVAL)) as server:
+async def test_sseclient_py_reads_the_ticker() -> None:
+    tracker = Tracker()
+    async with running_server(tracker.wrap(ticker_app(interval=INTERVAL))) as server:
         url = f"http://127.0.0.1:{server.port}/"
         events = await trio.to_thread.run_sync(read_with_sseclient, url, 3)
         assert events == [
@@ -244,7 +236,7 @@ async def test_sseclient_py_reads_the_demo_ticker() -> None:
             ("message", "hello", "2", None),
             ("message", "hello", "3", None),
         ]
-        await wait_for_no_streams(server)
+        await wait_for_no_streams(server, tracker)
         assert server.statistics().stream_disconnects == 1
 
 

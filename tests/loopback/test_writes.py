@@ -10,20 +10,24 @@ must still let other tasks run.
 
 Real time is used, but every wait is bounded with ``trio.fail_after`` and no test needs
 more than a fraction of a second when the server is right. ``os.write`` and
-``trio.lowlevel.wait_writable`` are observed (not replaced) through ``WriteSpy``, so each
-test also checks that it exercised the path it is about.
+``trio.lowlevel.wait_writable`` are observed (not replaced) through ``WriteSpy`` (the
+``spy`` fixture), so each test also checks that it exercised the path it is about.
+
+No test polls: it waits on events. The spy's ``blocked`` event is set when a write first
+finds the socket full; the producers of these tests set events when they end; and a client
+that is done half-closes its socket and reads until the server closes its end, which the
+server does after the connection has left its counters. The slow readers pause between
+reads on purpose (real sleeps that pace the reader, not polls).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
 import socket
 import string
 import struct
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import h11
@@ -32,70 +36,20 @@ import trio
 import trio.testing
 
 import trio_sse
-from trio_sse import _transport
 from trio_sse._transport import YIELD_EVERY
 
+from ..helpers import running_server
+
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import Awaitable, Callable
+
+    from ..helpers import WriteSpy
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="raw socket writes are POSIX only")
 
 SSE_REQUEST = b"GET / HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n"
 LIMIT = 5.0  # any single wait; only reached when something is broken
 SMALL_RCVBUF = 8192  # the client's receive buffer: no autotuning, so the server blocks
-
-
-class WriteSpy:
-    """Counts the server's ``os.write`` calls (and partial ones) and its
-    ``wait_writable`` waits, delegating to the real functions."""
-
-    def __init__(self) -> None:
-        self.writes = 0
-        self.partial = 0
-        self.would_block = 0
-        self.waits = 0
-
-    def write(self, fd: int, data: bytes | memoryview) -> int:
-        try:
-            sent = os.write(fd, data)
-        except BlockingIOError:
-            self.would_block += 1
-            raise
-        self.writes += 1
-        if sent < len(data):
-            self.partial += 1
-        return sent
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(os, name)
-
-
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> WriteSpy:
-    spy = WriteSpy()
-    monkeypatch.setattr(_transport, "os", spy)
-    real_wait_writable = trio.lowlevel.wait_writable
-
-    async def wait_writable(fd: int) -> None:
-        spy.waits += 1
-        await real_wait_writable(fd)
-
-    monkeypatch.setattr(trio.lowlevel, "wait_writable", wait_writable)
-    return spy
-
-
-@asynccontextmanager
-async def running_server(
-    app: trio_sse.App, config: trio_sse.Config | None = None
-) -> AsyncIterator[trio_sse.Server]:
-    config = config or trio_sse.Config(shutdown_grace_period=1)
-    async with trio.open_nursery() as nursery:
-        serve = functools.partial(trio_sse.serve, app, "127.0.0.1", 0, config=config)
-        server: trio_sse.Server = await nursery.start(serve)
-        try:
-            yield server
-        finally:
-            nursery.cancel_scope.cancel()
 
 
 async def connect(port: int, *, rcvbuf: int | None = None) -> trio.SocketStream:
@@ -135,7 +89,7 @@ async def read_response(
             conn.receive_data(bytes(await stream.receive_some(max_bytes)))
             reads += 1
             if pause_every and reads % pause_every == 0:
-                await trio.sleep(pause)
+                await trio.sleep(pause)  # a slow reader's pace (not a poll)
         elif isinstance(event, h11.Response):
             head = event
         elif isinstance(event, h11.Data):
@@ -160,18 +114,27 @@ async def read_until_closed(stream: trio.SocketStream) -> tuple[bytes, str]:
         chunks.append(bytes(data))
 
 
+def assert_idle(server: trio_sse.Server) -> None:
+    stats = server.statistics()
+    assert (stats.connections_open, stats.event_streams_open, stats.tickers_active) == (0, 0, 0)
+
+
 async def wait_idle(server: trio_sse.Server) -> None:
-    """Until the server holds no connection, stream or producer (bounded)."""
+    """After an event that says the server is on its way out (a producer ended because the
+    peer left, or the server closed its end): what is left are scheduling rounds, no I/O,
+    so the wait for every task to block is enough. Then nothing may be held."""
+    await trio.testing.wait_all_tasks_blocked()
+    assert_idle(server)
+
+
+async def hang_up(server: trio_sse.Server, stream: trio.SocketStream) -> None:
+    """Half-close, and read until the server closes its end (bounded): the server closes
+    the socket after the connection has left its counters. Then nothing may be held."""
     with trio.fail_after(LIMIT):
-        while True:
-            stats = server.statistics()
-            if (stats.connections_open, stats.event_streams_open, stats.tickers_active) == (
-                0,
-                0,
-                0,
-            ):
-                return
-            await trio.sleep(0.005)
+        await stream.send_eof()
+        rest, how = await read_until_closed(stream)
+    assert (rest, how) == (b"", "eof")
+    await wait_idle(server)
 
 
 def stream_app(
@@ -208,11 +171,12 @@ async def test_slow_reader_gets_every_byte_of_a_fast_producer(spy: WriteSpy) -> 
         async with stream:
             with trio.fail_after(LIMIT):
                 await stream.send_all(SSE_REQUEST)
-                await trio.sleep(0.1)  # not reading yet: the server's writes back up
+                await spy.blocked.wait()  # not reading yet: the server's writes back up
                 blocked_early = spy.waits
                 head, body = await read_response(
                     stream, h11.Connection(h11.CLIENT), max_bytes=8192, pause_every=8, pause=0.002
                 )
+            await hang_up(server, stream)
         assert head.status_code == 200
         assert finished == [True]
         events = trio_sse.client.parse_events(body)
@@ -223,7 +187,6 @@ async def test_slow_reader_gets_every_byte_of_a_fast_producer(spy: WriteSpy) -> 
         assert blocked_early >= 1
         assert spy.partial >= 1
         assert spy.waits >= spy.partial
-        await wait_idle(server)
         stats = server.statistics()
         assert stats.slow_clients_dropped == 0
         assert stats.events_sent == EVENT_COUNT
@@ -242,17 +205,17 @@ async def test_one_mebibyte_response_reaches_a_slow_reader(spy: WriteSpy) -> Non
         async with stream:
             with trio.fail_after(LIMIT):
                 await stream.send_all(b"GET /big HTTP/1.1\r\nHost: test\r\n\r\n")
-                await trio.sleep(0.05)
+                await spy.blocked.wait()  # not reading yet: the server's writes back up
                 head, body = await read_response(
                     stream, h11.Connection(h11.CLIENT), max_bytes=4096, pause_every=16, pause=0.002
                 )
+            await hang_up(server, stream)
         assert head.status_code == 200
         assert dict(head.headers)[b"content-length"] == b"1048576"
         assert len(body) == len(payload)
         assert body == payload
         assert spy.partial >= 1
         assert spy.waits >= 1
-        await wait_idle(server)
         assert server.statistics().slow_clients_dropped == 0
 
 
@@ -264,6 +227,7 @@ async def test_client_that_never_reads_is_dropped_after_send_timeout(
 ) -> None:
     ended: list[type[BaseException]] = []
     written: list[int] = []
+    gone = trio.Event()
 
     async def firehose(stream: trio_sse.EventStream) -> None:
         try:
@@ -272,6 +236,7 @@ async def test_client_that_never_reads_is_dropped_after_send_timeout(
                 written.append(1)
         except BaseException as exc:
             ended.append(type(exc))
+            gone.set()
             raise
 
     config = trio_sse.Config(send_timeout=0.3, shutdown_grace_period=1)
@@ -282,10 +247,7 @@ async def test_client_that_never_reads_is_dropped_after_send_timeout(
                 await stream.send_all(SSE_REQUEST)
                 sent_at = trio.current_time()
                 with trio.fail_after(LIMIT):
-                    while not server.statistics().tickers_active:  # the stream is open
-                        await trio.sleep(0.001)
-                    while server.statistics().connections_open:  # ... and then dropped
-                        await trio.sleep(0.005)
+                    await gone.wait()  # the stream opened, its writes blocked, it was dropped
                 elapsed = trio.current_time() - sent_at
                 assert ended == [trio_sse.SlowClientError]  # raised by its send
                 assert written  # it did write before the buffers filled up
@@ -371,10 +333,10 @@ async def test_a_send_in_a_cancelled_scope_raises_and_writes_nothing(
                     if not chunk:
                         break
                     data += chunk
+            await hang_up(server, stream)
         assert caught == [True]
         assert b"data: before\n\n" in data
         assert b"never" not in data
-        await wait_idle(server)
 
 
 FAREWELL = trio_sse.ServerSentEvent("bye", event="shutdown")
@@ -462,6 +424,7 @@ async def test_peer_reset_while_the_producer_writes(
     when: str, spy: WriteSpy, caplog: pytest.LogCaptureFixture
 ) -> None:
     ended: list[type[BaseException]] = []
+    gone = trio.Event()
 
     async def writer(stream: trio_sse.EventStream) -> None:
         try:
@@ -469,6 +432,7 @@ async def test_peer_reset_while_the_producer_writes(
                 await stream.send(trio_sse.ServerSentEvent("z" * 4096))
         except BaseException as exc:
             ended.append(type(exc))
+            gone.set()
             raise
 
     with caplog.at_level(logging.DEBUG):
@@ -481,10 +445,10 @@ async def test_peer_reset_while_the_producer_writes(
                     while received.count(b"data: zzz") < 10:
                         received += bytes(await stream.receive_some(65536))
                 else:
-                    while not spy.waits:  # the server's write waits for the client
-                        await trio.sleep(0.005)
+                    await spy.blocked.wait()  # the server's write waits for the client
                 assert server.statistics().tickers_active == 1
                 reset(stream)
+                await gone.wait()  # the server noticed: the producer was stopped
                 await wait_idle(server)
             await stream.aclose()
             stats = server.statistics()
@@ -571,22 +535,9 @@ async def test_keep_alive_get_responses_are_byte_exact(spy: WriteSpy) -> None:
                         assert raw == expected(match.group(1)), path
             assert server.statistics().connections_open == 1  # one connection throughout
             assert server.statistics().connections_total == 1
-        await wait_idle(server)
+            await hang_up(server, stream)
         stats = server.statistics()
         assert stats.requests_total == len(cases)
         assert dict(stats.responses_by_status) == {200: 3, 204: 1, 404: 1}
     assert spy.writes == len(cases)  # one write() per response
     assert spy.partial == spy.waits == 0
-
-
-async def test_memory_streams_still_use_send_all(spy: WriteSpy, nursery: trio.Nursery) -> None:
-    server = trio_sse.Server(plain_app())
-    client_end, server_end = trio.testing.memory_stream_pair()
-    nursery.start_soon(server.serve_stream, server_end)
-    await client_end.send_all(b"GET /text HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-    data = b""
-    while not data.endswith(b"alpha"):
-        data += bytes(await client_end.receive_some(65536))
-    await client_end.aclose()
-    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert spy.writes == spy.would_block == spy.waits == 0

@@ -17,24 +17,14 @@ from typing import TYPE_CHECKING, cast
 import pytest
 import trio
 import trio.testing
-import trio_websocket
 
 import trio_sse
-from trio_sse._cli import main
-from trio_sse._demo import (
-    DROP_CLOSE_CODE,
-    FEED_MAX_CATCH_UP,
-    MAX_BINARY_BYTES,
-    DemoFeed,
-    LiveConnections,
-    build_demo_app,
-    demo_retry_ms,
-)
+from trio_sse._demo import DROP_CLOSE_CODE, MAX_BINARY_BYTES, build_demo_app
 from trio_sse.testing import TestClient, open_memory_client
 
-if TYPE_CHECKING:
-    from trio_websocket import WebSocketConnection
+from ..helpers import close_reason, get_json, open_ws
 
+if TYPE_CHECKING:
     from trio_sse.client import MessageEvent
 
 ACCEPT_SSE = [("Accept", "text/event-stream")]
@@ -47,35 +37,6 @@ TESTIDS = [
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-async def open_ws(nursery: trio.Nursery, server: trio_sse.Server, path: str) -> WebSocketConnection:
-    """A trio-websocket client over a memory stream."""
-    client, server_end = trio.testing.memory_stream_pair()
-    nursery.start_soon(server.serve_stream, server_end)
-    # wrap_client_stream is annotated for sockets but only needs a trio.abc.Stream.
-    return await trio_websocket.wrap_client_stream(
-        nursery, cast("trio.SocketStream", client), "test", path
-    )
-
-
-async def get_json(ws: WebSocketConnection) -> dict[str, object]:
-    message = await ws.get_message()
-    assert isinstance(message, str), message
-    value = json.loads(message)
-    assert isinstance(value, dict)
-    return value
-
-
-async def closed_reason(ws: WebSocketConnection) -> trio_websocket.CloseReason:
-    """Read *ws* until it closes; its close code and reason."""
-    while True:
-        try:
-            await ws.get_message()
-        except trio_websocket.ConnectionClosed:
-            break
-    assert ws.closed is not None
-    return ws.closed
 
 
 async def open_feed(
@@ -134,20 +95,6 @@ async def test_page_and_assets_come_from_the_package(nursery: trio.Nursery) -> N
     assert (head.status, head.body) == (200, b"")
     assert (await client.request("POST", "/demo")).status == 405
     await client.aclose()
-
-
-def test_retry_is_two_intervals_and_at_least_a_second() -> None:
-    assert demo_retry_ms(0.2) == 1000
-    assert demo_retry_ms(2.0) == 4000
-    assert demo_retry_ms(0.75) == 1500
-
-
-def test_serve_help_names_the_routes(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["serve", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    for route in ["/events", "/publish", "/ws", "/demo", "/metrics"]:
-        assert re.search(rf"{route}(?![\w/])", text), route
 
 
 # -- the feed -------------------------------------------------------------------------------
@@ -229,43 +176,6 @@ async def test_unknown_last_event_id_gets_a_reset(nursery: trio.Nursery) -> None
     (reset,) = await sse.receive_events(1)
     assert (reset.type, reset.data) == ("reset", "unknown")
     await sse.aclose()
-
-
-async def test_catch_up_publishes_what_came_due_at_most_the_cap(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    feed = DemoFeed(1.0)
-    feed.catch_up()  # the first listener: the schedule starts now
-    assert feed.broadcaster.statistics().published == 0
-    await trio.sleep(2.5)
-    feed.catch_up()
-    feed.catch_up()  # idempotent
-    assert feed.broadcaster.statistics().published == 2
-    await trio.sleep(1000)
-    feed.catch_up()
-    assert feed.broadcaster.statistics().published == 2 + FEED_MAX_CATCH_UP
-    # and the schedule is kept: the next tick at start + 1003
-    start = trio.current_time() - 1002.5
-    with trio.move_on_after(0.6):
-        await feed.drive()
-    assert feed.broadcaster.statistics().published == 3 + FEED_MAX_CATCH_UP
-    assert trio.current_time() - start == pytest.approx(1003.1)
-
-
-async def test_live_connections_registry() -> None:
-    live = LiveConnections()
-    with live.open("a", "sse") as one, live.open("a", "sse") as two, live.open("a", "ws") as ws:
-        with live.open(None, "sse") as anonymous:
-            assert live.drop("a", "sse") == 2
-            assert live.drop("b", "sse") == 0
-        assert not anonymous.cancel_called
-        assert one.cancel_called
-        assert two.cancel_called
-        assert not ws.cancel_called
-        await trio.lowlevel.checkpoint()  # cancelled: the scopes absorb it
-    assert live.drop("a", "sse") == 0
-    assert live.drop("a", "ws") == 0  # unregistered on the way out
-    assert live._scopes == {}
 
 
 # -- /demo/drop and /demo/binary --------------------------------------------------------
@@ -353,7 +263,7 @@ async def test_demo_websocket_relays_the_feed_echoes_and_publishes(
 ) -> None:
     server = trio_sse.Server(build_demo_app(interval=1.0))
     start = trio.current_time()
-    ws = await open_ws(nursery, server, "/demo/ws?client=w")
+    ws, _ = await open_ws(nursery, server, "/demo/ws?client=w")
     tick = await get_json(ws)
     assert trio.current_time() - start == 1.0
     assert tick == {"event": "tick", "data": "hello", "id": tick["id"], "source": "feed"}
@@ -377,20 +287,20 @@ async def test_dropped_websocket_closes_4000_and_a_hand_written_resume_has_no_ga
 ) -> None:
     server = trio_sse.Server(build_demo_app(interval=1.0))
     start = trio.current_time()
-    ws = await open_ws(nursery, server, "/demo/ws?client=w")
+    ws, _ = await open_ws(nursery, server, "/demo/ws?client=w")
     last = [await get_json(ws) for _ in range(2)][-1]["id"]
     assert isinstance(last, str)
     control = await open_memory_client(server, nursery)
     response = await control.request("POST", "/demo/drop?client=w&transport=ws")
     assert json.loads(response.body) == {"dropped": 1}
-    reason = await closed_reason(ws)
+    reason = await close_reason(ws)
     assert (reason.code, reason.reason) == (DROP_CLOSE_CODE, "dropped by /demo/drop")
     # The page reconnects by hand 2.5 s later: without resuming it misses ticks 3 and 4 ...
     await trio.sleep_until(start + 4.5)
-    naive = await open_ws(nursery, server, "/demo/ws?client=w")
+    naive, _ = await open_ws(nursery, server, "/demo/ws?client=w")
     assert seq(cast("str", (await get_json(naive))["id"])) == 5
     # ... and resuming from the last id it saw, it gets them all.
-    resumed = await open_ws(nursery, server, f"/demo/ws?client=w&last_event_id={last}")
+    resumed, _ = await open_ws(nursery, server, f"/demo/ws?client=w&last_event_id={last}")
     hello = await get_json(resumed)
     assert hello == {"type": "resumed", "after": last, "replayed": 3}
     assert [seq(cast("str", (await get_json(resumed))["id"])) for _ in range(4)] == [3, 4, 5, 6]
@@ -399,5 +309,5 @@ async def test_dropped_websocket_closes_4000_and_a_hand_written_resume_has_no_ga
     response = await control.request("POST", "/demo/drop?client=w&transport=ws")
     assert json.loads(response.body) == {"dropped": 2}
     for socket in (naive, resumed):
-        assert (await closed_reason(socket)).code == DROP_CLOSE_CODE
+        assert (await close_reason(socket)).code == DROP_CLOSE_CODE
     await control.aclose()

@@ -1,16 +1,15 @@
-"""Hostile input and vanished peers: nothing crashes, nothing hangs, nothing leaks.
+"""Fuzzed request bytes and WebSocket frames: nothing crashes, nothing hangs, nothing leaks.
 
 The fuzz tests run the whole server over memory streams with a virtual clock: every input
 must end with well-formed responses (4xx for what is malformed) and a clean close, with no
-error logged, no connection left open and the server task finished.
+error logged, no connection left open and the server task finished. The exact answers to
+known malformed requests are in ``test_http_errors.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import socket
-from typing import TYPE_CHECKING
 
 import trio
 import trio.testing
@@ -18,10 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trio_sse
-from trio_sse.testing import TestClient
-
-if TYPE_CHECKING:
-    import pytest
 
 VALID_REQUESTS = [
     b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -201,93 +196,3 @@ def test_fuzzed_websocket_frames_after_upgrade(frames: list[bytes]) -> None:
     assert errors.records == [], [r.getMessage() for r in errors.records]
     stats = server.statistics()
     assert stats.connections_open == 0
-
-
-class RecordingListener(trio.abc.Listener[trio.abc.Stream]):
-    """A TCP listener that keeps the server side of every stream it accepts."""
-
-    def __init__(self, inner: trio.SocketListener) -> None:
-        self.inner = inner
-        self.accepted: list[trio.SocketStream] = []
-
-    @property
-    def port(self) -> int:
-        return int(self.inner.socket.getsockname()[1])
-
-    async def accept(self) -> trio.abc.Stream:
-        stream = await self.inner.accept()
-        self.accepted.append(stream)
-        return stream
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-async def accepted_socket(config: trio_sse.Config) -> tuple[int, ...]:
-    """Serve one request over TCP with *config*; return the server side's socket options
-    (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT)."""
-    (inner,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    listener = RecordingListener(inner)
-    async with trio.open_nursery() as nursery:
-        server = trio_sse.Server(fuzz_app(), config=config)
-        await nursery.start(server.serve_listeners, [listener])
-        client = TestClient(await trio.open_tcp_stream("127.0.0.1", listener.port))
-        assert (await client.request("GET", "/")).status == 200
-        (stream,) = listener.accepted
-        sock = stream.socket
-        options = (
-            sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
-            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
-            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
-            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
-        )
-        await client.aclose()
-        nursery.cancel_scope.cancel()
-    return options
-
-
-async def test_accepted_sockets_get_keepalive_options() -> None:
-    config = trio_sse.Config(
-        tcp_keepalive_idle=42,
-        tcp_keepalive_interval=7,
-        tcp_keepalive_count=4,
-        tcp_user_timeout=12.5,
-    )
-    assert await accepted_socket(config) == (1, 42, 7, 4, 12500)
-
-
-async def test_keepalive_off_when_disabled() -> None:
-    options = await accepted_socket(trio_sse.Config(tcp_keepalive_idle=None))
-    assert options[0] == 0
-
-
-async def test_producer_exception_group_closes_only_its_stream(
-    nursery: trio.Nursery,
-    autojump_clock: trio.testing.MockClock,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async def fails_in_a_nursery(stream: trio_sse.EventStream) -> None:
-        async def boom() -> None:
-            await trio.sleep(1)
-            raise KeyError("inner")
-
-        async with trio.open_nursery() as inner:  # strict: raises an ExceptionGroup
-            inner.start_soon(boom)
-            inner.start_soon(trio.sleep_forever)
-
-    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
-        return trio_sse.EventStreamResponse(fails_in_a_nursery)
-
-    server = trio_sse.Server(app)
-    with caplog.at_level(logging.ERROR, logger="trio_sse"):
-        client = await trio_sse.testing.open_memory_client(server, nursery)
-        await client.send_request("GET", "/")
-        assert (await client.receive_head()).status == 200
-        while await client.stream.receive_some(1000):
-            pass
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1
-    assert type(errors[0].exc_info[1]).__name__ == "ExceptionGroup"  # type: ignore[index]
-    stats = server.statistics()
-    assert (stats.connections_open, stats.tickers_active, stats.handler_errors) == (0, 0, 1)

@@ -11,7 +11,7 @@ import trio.testing
 import trio_sse
 from trio_sse.testing import TestClient
 
-from .conftest import raw_pair, read_until_eof, start_client
+from ..helpers import raw_pair, read_until_eof, start_client
 
 
 def echo_app() -> trio_sse.Router:
@@ -329,18 +329,3 @@ async def test_shutdown_closes_idle_at_once_and_cancels_stuck_after_grace(
     assert trio.current_time() - start == pytest.approx(3)
     assert server.statistics().connections_open == 0
     assert await idle.stream.receive_some(100) == b""
-
-
-async def test_serve_on_real_socket_port_zero() -> None:
-    async with trio.open_nursery() as nursery:
-        server: trio_sse.Server = await nursery.start(trio_sse.serve, echo_app(), "127.0.0.1", 0)
-        assert server.port > 0
-        assert server.ports == [server.port]
-        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-        client = TestClient(stream)
-        for _ in range(2):
-            response = await client.request("GET", "/")
-            assert response.body == b"ok"
-        assert server.statistics().requests_total == 2
-        await client.aclose()
-        nursery.cancel_scope.cancel()

@@ -11,7 +11,7 @@ import trio.testing
 import trio_sse
 from trio_sse.testing import open_memory_client
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _example_namespace() -> dict[str, object]:

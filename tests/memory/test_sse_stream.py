@@ -1,4 +1,8 @@
-"""Event streams over memory streams with a virtual clock: the ticker, disconnects, limits."""
+"""Event streams over memory streams with a virtual clock: the ticker, disconnects, limits.
+
+The ticker is the local ``ticker_app`` (the seed's behaviour); the demo's own is tested in
+``test_demo_seed.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,15 @@ import trio
 import trio.testing
 
 import trio_sse
-from trio_sse._demo import build_demo_app
 from trio_sse.testing import MemoryListener, TestClient
 
-from .conftest import raw_pair, read_until_eof, start_client
-
-SSE = [("Accept", "text/event-stream")]
+from ..helpers import SSE, raw_pair, read_until_eof, start_client, start_serving, ticker_app
 
 
 async def test_seed_ticker_fires_every_interval_on_schedule(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server, client = await start_client(nursery, build_demo_app(interval=2.0))
+    server, client = await start_client(nursery, ticker_app(interval=2.0))
     await client.send_request("GET", "/", headers=SSE)
     head = await client.receive_head()
     start = trio.current_time()
@@ -83,7 +84,7 @@ async def test_disconnect_cancels_ticker_at_once(
 async def test_last_event_id_resumes_numbering(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    _, client = await start_client(nursery, build_demo_app(interval=2.0))
+    _, client = await start_client(nursery, ticker_app(interval=2.0))
     await client.send_request("GET", "/", headers=[*SSE, ("Last-Event-ID", "41")])
     await client.receive_head()
     events = await client.receive_events(2)
@@ -93,7 +94,7 @@ async def test_last_event_id_resumes_numbering(
 async def test_non_numeric_last_event_id_starts_over(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    _, client = await start_client(nursery, build_demo_app(interval=2.0))
+    _, client = await start_client(nursery, ticker_app(interval=2.0))
     await client.send_request("GET", "/", headers=[*SSE, ("Last-Event-ID", "abc")])
     await client.receive_head()
     (event,) = await client.receive_events(1)
@@ -101,7 +102,7 @@ async def test_non_numeric_last_event_id_starts_over(
 
 
 async def test_plain_request_gets_ok(nursery: trio.Nursery) -> None:
-    _, client = await start_client(nursery, build_demo_app())
+    _, client = await start_client(nursery, ticker_app())
     for accept in ["*/*", "text/html", "text/*", "text/event-stream;q=0"]:
         response = await client.request("GET", "/", headers=[("Accept", accept)])
         assert response.body == b"ok", accept
@@ -111,7 +112,7 @@ async def test_plain_request_gets_ok(nursery: trio.Nursery) -> None:
 async def test_http10_event_stream_is_close_delimited(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = trio_sse.Server(build_demo_app(interval=1.0))
+    server = trio_sse.Server(ticker_app(interval=1.0))
     stream = raw_pair(nursery, server)
     await stream.send_all(b"GET / HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n")
     data = b""
@@ -157,7 +158,7 @@ async def test_no_heartbeat_while_events_flow(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
     config = trio_sse.Config(heartbeat_interval=3)
-    _, client = await start_client(nursery, build_demo_app(interval=2.0), config)
+    _, client = await start_client(nursery, ticker_app(interval=2.0), config)
     await client.send_request("GET", "/", headers=SSE)
     await client.receive_head()
     for _ in range(5):
@@ -201,6 +202,37 @@ async def test_producer_error_closes_only_that_stream(
     assert (await read_until_eof(other)).endswith(b"ok")
 
 
+async def test_producer_exception_group_closes_only_its_stream(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def fails_in_a_nursery(stream: trio_sse.EventStream) -> None:
+        async def boom() -> None:
+            await trio.sleep(1)
+            raise KeyError("inner")
+
+        async with trio.open_nursery() as inner:  # strict: raises an ExceptionGroup
+            inner.start_soon(boom)
+            inner.start_soon(trio.sleep_forever)
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(fails_in_a_nursery)
+
+    server = trio_sse.Server(app)
+    with caplog.at_level(logging.ERROR, logger="trio_sse"):
+        client = await trio_sse.testing.open_memory_client(server, nursery)
+        await client.send_request("GET", "/")
+        assert (await client.receive_head()).status == 200
+        while await client.stream.receive_some(1000):
+            pass
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert type(errors[0].exc_info[1]).__name__ == "ExceptionGroup"  # type: ignore[index]
+    stats = server.statistics()
+    assert (stats.connections_open, stats.tickers_active, stats.handler_errors) == (0, 0, 1)
+
+
 async def test_finished_producer_ends_stream_and_keeps_connection(
     nursery: trio.Nursery,
 ) -> None:
@@ -232,14 +264,14 @@ async def test_client_that_never_reads_is_dropped_after_send_timeout(
 
     server = trio_sse.Server(app, config=trio_sse.Config(send_timeout=4))
     client_end, server_end = trio.testing.lockstep_stream_pair()
-    nursery.start_soon(server.serve_stream, server_end)
+    done = start_serving(nursery, server, server_end)
     await client_end.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
     # read the head and then stop reading: the server's next write blocks
     await client_end.receive_some(10)
     start = trio.current_time()
     with trio.fail_after(60):
-        while server.statistics().connections_open:
-            await trio.sleep(0.5)
+        await done.wait()  # the connection task has ended
+    assert server.statistics().connections_open == 0
     assert trio.current_time() - start == pytest.approx(4, abs=0.5)
     stats = server.statistics()
     assert stats.slow_clients_dropped == 1
@@ -271,15 +303,3 @@ async def test_shutdown_sends_farewell_and_ends_streams(
     body = await client.receive_body()
     assert body == b"event: shutdown\nretry: 5000\ndata: bye\n\n"
     assert server.statistics().connections_open == 0
-
-
-async def test_demo_metrics_in_prometheus_format(nursery: trio.Nursery) -> None:
-    _, client = await start_client(nursery, build_demo_app())
-    await client.request("GET", "/")
-    response = await client.request("GET", "/metrics")
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    lines = response.text.splitlines()
-    assert "trio_sse_connections_open 1" in lines
-    assert 'trio_sse_responses_total{status="200"} 1' in lines
-    assert "trio_sse_tickers_active 0" in lines
-    assert "# TYPE trio_sse_requests_total counter" in lines

@@ -1,16 +1,15 @@
-"""Tests for the broadcaster: fan-out, overflow, replay and reset, and the demo routes.
+"""The broadcaster on its own (no server): construction, publishing, fan-out, overflow,
+replay and reset.
 
-Rules: no sockets (memory streams and ``trio_sse.testing``), no real sleeps
-(``autojump_clock`` wherever time could pass), and every client is closed before its test
-ends so the server's connection tasks finish.
+No real sleeps (``autojump_clock`` wherever time could pass). The broadcaster behind a
+server is tested in ``tests/memory/test_broadcast_relay.py``, the demo's ``/events`` and
+``/publish`` in ``tests/memory/test_demo_publish.py``.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING
+from contextlib import AsyncExitStack
 
 import pytest
 import trio
@@ -22,21 +21,10 @@ from trio_sse import (
     BroadcasterStatistics,
     EventStreamResponse,
     InvalidEventError,
-    Request,
-    Router,
-    Server,
     ServerSentEvent,
     Subscription,
 )
-from trio_sse._demo import MAX_PUBLISH_BYTES, build_demo_app
 from trio_sse.client import parse_events
-from trio_sse.testing import TestClient, open_memory_client
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from trio_sse import BaseResponse
-
 
 # -- helpers ---------------------------------------------------------------------------
 
@@ -59,38 +47,6 @@ def block_event(block: bytes) -> ServerSentEvent:
 async def rest(subscription: Subscription) -> list[bytes]:
     """Every block up to the end of an (overflowed) subscription."""
     return [block async for block in subscription]
-
-
-@asynccontextmanager
-async def open_client(server: Server) -> AsyncIterator[TestClient]:
-    """A client over memory streams; closed (and its server task finished) on exit."""
-    async with trio.open_nursery() as nursery:
-        client = await open_memory_client(server, nursery)
-        try:
-            yield client
-        finally:
-            await client.aclose()
-
-
-def broadcast_app(broadcaster: Broadcaster, *, retry: int | None = None) -> Router:
-    router = Router()
-
-    @router.route("/events")
-    async def events(request: Request) -> BaseResponse:
-        return broadcaster.stream_response(retry=retry)
-
-    return router
-
-
-async def open_event_stream(client: TestClient, last_event_id: str | None = None) -> None:
-    headers = [("Accept", "text/event-stream")]
-    if last_event_id is not None:
-        headers.append(("Last-Event-ID", last_event_id))
-    await client.send_request("GET", "/events", headers=headers)
-    head = await client.receive_head()
-    assert head.status == 200
-    assert head.headers["content-type"] == "text/event-stream; charset=utf-8"
-    await trio.testing.wait_all_tasks_blocked()  # the relay has subscribed
 
 
 # -- construction and publishing -------------------------------------------------------
@@ -469,158 +425,3 @@ def test_stream_response_builds_an_event_stream_response() -> None:
     assert response.producer == broadcaster.relay
     assert response.headers["x-topic"] == "news"
     assert (response.retry, response.heartbeat, response.farewell) == (2000, None, farewell)
-
-
-async def test_relay_delivers_and_unsubscribes_on_disconnect() -> None:
-    broadcaster = Broadcaster(id_prefix="")
-    server = Server(broadcast_app(broadcaster))
-    async with open_client(server) as first, open_client(server) as second:
-        await open_event_stream(first)
-        await open_event_stream(second)
-        assert broadcaster.statistics().subscribers == 2
-        await broadcaster.publish("hi", event="greeting")
-        for client in (first, second):
-            (event,) = await client.receive_events(1)
-            assert (event.type, event.data, event.last_event_id) == ("greeting", "hi", "1")
-        await first.aclose()
-        await trio.testing.wait_all_tasks_blocked()
-        assert broadcaster.statistics().subscribers == 1
-        await broadcaster.publish("still here")
-        (event,) = await second.receive_events(1)
-        assert event.data == "still here"
-        await second.aclose()
-        await trio.testing.wait_all_tasks_blocked()
-        assert broadcaster.statistics().subscribers == 0
-        assert server.statistics().event_streams_open == 0
-
-
-async def test_relay_resumes_after_reconnect_with_last_event_id(
-    autojump_clock: trio.abc.Clock,
-) -> None:
-    broadcaster = Broadcaster(id_prefix="", history=100)
-    server = Server(broadcast_app(broadcaster))
-
-    async def publisher() -> None:
-        for n in range(1, 41):
-            await broadcaster.publish(f"e{n}")
-            await trio.sleep(0.1)
-
-    received: list[str] = []
-    async with trio.open_nursery() as nursery:
-        async with open_client(server) as client:
-            await open_event_stream(client)
-            nursery.start_soon(publisher)
-            received += [event.last_event_id for event in await client.receive_events(10)]
-        # Disconnected: events keep being published while the client is away.
-        await trio.sleep(1.05)
-        async with open_client(server) as client:
-            await open_event_stream(client, received[-1])
-            assert 20 <= broadcaster.statistics().published < 40  # still publishing
-            while received[-1] != "40":
-                received += [event.last_event_id for event in await client.receive_events(1)]
-    assert received == [str(n) for n in range(1, 41)]
-    assert broadcaster.statistics().events_replayed >= 10
-
-
-async def test_overflow_ends_the_response_and_the_client_resumes() -> None:
-    broadcaster = Broadcaster(id_prefix="", queue_size=1)
-    server = Server(broadcast_app(broadcaster, retry=1000))
-    async with open_client(server) as client:
-        await open_event_stream(client)
-        # Three events before the relay can run: the first is handed to the waiting relay,
-        # the second fills its queue, the third finds it full.
-        broadcaster.publish_nowait("one")
-        broadcaster.publish_nowait("two")
-        broadcaster.publish_nowait("three")
-        assert broadcaster.statistics().subscribers_dropped == 1
-        body = await client.receive_body()  # the response ends
-        assert body == b"retry: 1000\n\nid: 1\ndata: one\n\nid: 2\ndata: two\n\n"
-    async with open_client(server) as client:  # the EventSource reconnects
-        await open_event_stream(client, "2")
-        (event,) = await client.receive_events(1)
-        assert (event.data, event.last_event_id) == ("three", "3")
-    assert broadcaster.statistics().subscribers == 0
-
-
-async def test_relay_sends_reset_for_an_unknown_id() -> None:
-    broadcaster = Broadcaster(id_prefix="p")
-    server = Server(broadcast_app(broadcaster))
-    async with open_client(server) as client:
-        await open_event_stream(client, "from-before-a-restart")
-        await broadcaster.publish("fresh")
-        reset, fresh = await client.receive_events(2)
-    assert (reset.type, reset.data, reset.last_event_id) == ("reset", "unknown", "")
-    assert (fresh.type, fresh.data, fresh.last_event_id) == ("message", "fresh", "p-1")
-
-
-# -- the demo: GET /events and POST /publish -------------------------------------------
-
-
-async def test_demo_publish_reaches_events_stream() -> None:
-    server = Server(build_demo_app())
-    async with open_client(server) as listener, open_client(server) as publisher:
-        await open_event_stream(listener)
-        response = await publisher.request("POST", "/publish", body="héllo\nwörld".encode())
-        assert response.status == 202
-        assert response.headers["content-type"] == "application/json"
-        first_id = json.loads(response.body)["id"]
-        response = await publisher.request("POST", "/publish?event=chat.message", body=b"second")
-        assert response.status == 202
-        second_id = json.loads(response.body)["id"]
-        first, second = await listener.receive_events(2)
-    assert (first.type, first.data, first.last_event_id) == ("publish", "héllo\nwörld", first_id)
-    assert (second.type, second.data, second.last_event_id) == ("chat.message", "second", second_id)
-    assert first_id != second_id
-
-    # A client coming back with Last-Event-ID gets what it missed.
-    async with open_client(server) as listener:
-        await open_event_stream(listener, first_id)
-        (missed,) = await listener.receive_events(1)
-        assert missed == second
-    # An id from another instance (e.g. before a restart) is reset.
-    async with open_client(server) as listener:
-        await open_event_stream(listener, "0123abcd-1")
-        async with open_client(server) as publisher:
-            response = await publisher.request("POST", "/publish", body=b"third")
-            assert response.status == 202
-        reset, third = await listener.receive_events(2)
-    assert (reset.type, reset.data) == ("reset", "unknown")
-    assert (third.data, third.last_event_id) == ("third", json.loads(response.body)["id"])
-
-
-@pytest.mark.parametrize(
-    ("target", "body", "status", "message"),
-    [
-        ("/publish", b"", 400, "body: empty"),
-        ("/publish", b"\xff\xfe", 400, "body: not UTF-8 text"),
-        ("/publish", b"\xed\xa0\x80", 400, "body: not UTF-8 text"),  # an encoded surrogate
-        ("/publish", b"x" * (MAX_PUBLISH_BYTES + 1), 413, "body: larger than 65536 bytes"),
-        ("/publish?event=", b"x", 400, "event: must be 1 to 64 characters"),
-        ("/publish?event=reset", b"x", 400, "and not 'reset'; got 'reset'"),
-        ("/publish?event=a%0Ab", b"x", 400, r"got 'a\nb'"),
-        ("/publish?event=with%20space", b"x", 400, "event: must be"),
-        ("/publish?event=-dash", b"x", 400, "event: must be"),
-        ("/publish?event=" + "a" * 65, b"x", 400, "event: must be"),
-        ("/publish?event=%C3%A9", b"x", 400, "event: must be"),
-    ],
-)
-async def test_demo_publish_rejects(target: str, body: bytes, status: int, message: str) -> None:
-    server = Server(build_demo_app())
-    async with open_client(server) as client:
-        response = await client.request("POST", target, body=body)
-        assert response.status == status
-        assert message in response.text
-        # Nothing was published: the next event gets the first id.
-        response = await client.request("POST", "/publish?event=ok", body=b"fine")
-        assert response.status == 202
-        assert json.loads(response.body)["id"].endswith("-1")
-
-
-async def test_demo_publish_accepts_64_character_names_and_needs_post() -> None:
-    server = Server(build_demo_app())
-    async with open_client(server) as client:
-        response = await client.request("POST", "/publish?event=" + "a" * 64, body=b"x")
-        assert response.status == 202
-        response = await client.request("GET", "/publish")
-        assert response.status == 405
-        assert response.headers["allow"] == "OPTIONS, POST"

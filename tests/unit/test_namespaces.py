@@ -8,9 +8,6 @@
 from __future__ import annotations
 
 import inspect
-import subprocess
-import sys
-import textwrap
 import warnings
 from typing import TYPE_CHECKING
 
@@ -183,36 +180,3 @@ def test_public_names_report_their_public_module(module: ModuleType) -> None:
 def test_sub_namespaces_are_not_top_level_names() -> None:
     moved = {name for names in SUBMODULES.values() for name in names}
     assert not moved & set(trio_sse.__all__)
-
-
-def test_import_needs_no_coredis_and_warns_nothing() -> None:
-    script = textwrap.dedent(
-        """
-        import sys
-
-        import trio
-
-        import trio_sse
-        import trio_sse.client, trio_sse.lowlevel, trio_sse.metrics, trio_sse.redis
-        import trio_sse.testing
-        from trio_sse.redis import RedisBroadcaster, open_redis_broadcaster
-
-        assert "coredis" not in sys.modules, "importing trio_sse.redis imported coredis"
-
-        sys.modules["coredis"] = None  # as if the redis extra were not installed
-
-
-        async def main():
-            try:
-                async with open_redis_broadcaster():
-                    raise AssertionError("opened without coredis")
-            except ImportError as exc:
-                assert "pip install 'trio-sse[redis]'" in str(exc), exc
-            else:
-                raise AssertionError("no ImportError")
-
-
-        trio.run(main)
-        """
-    )
-    subprocess.run([sys.executable, "-W", "error", "-c", script], check=True, timeout=60)
