@@ -43,7 +43,7 @@ def tests(session: nox.Session, deps: str) -> None:
         # trio 0.31): test them too, on top of the core floors above.
         session.install(*REDIS_LOWEST)
         session.run(
-            "coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_redis.py"
+            "coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", "tests/loopback/test_redis.py"
         )
     session.run("coverage", "combine", "--quiet")
     session.run("coverage", "report", "--fail-under=90")
@@ -87,7 +87,7 @@ def e2e(session: nox.Session) -> None:
 def examples(session: nox.Session) -> None:
     """Start every example on port 0 and talk to it (smoke tests)."""
     session.install("-e", ".", *_group("test"))
-    session.run("pytest", "-p", "no:cacheprovider", "tests/test_examples.py", *session.posargs)
+    session.run("pytest", "-p", "no:cacheprovider", "tests/loopback/test_examples.py", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON, default=False)

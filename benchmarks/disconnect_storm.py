@@ -3,7 +3,8 @@
 The issue: "Over real sockets: open 200 SSE connections, close them abruptly, and within
 1 s the server holds no socket for them (none left in CLOSE_WAIT) and no task; after 5,000
 connect/close cycles memory is flat." This script measures exactly that and prints the
-figures; ``tests/test_sockets.py`` is its smaller, deterministic counterpart.
+figures; ``tests/loopback/test_disconnect_storm.py`` is its smaller, deterministic
+counterpart.
 
 It starts the demo server as a subprocess (``python -m trio_sse serve`` on 127.0.0.1, a
 free port) and drives it from a Trio client over loopback:
