@@ -3,7 +3,9 @@
 Rules as in the other suites: no sockets (memory streams through ``trio_sse.testing`` and
 trio-websocket's client over a memory stream), no real sleeps (``autojump_clock`` wherever
 time passes, so schedules are checked exactly), every client closed before the test ends.
-The browser side of the same routes is tested in ``tests/e2e/test_demo_page.py``.
+The browser side of the same routes is tested in ``tests/e2e/test_demo_page.py``, the
+pure parts (retry hint, the feed's catch-up, the registry of connections) in
+``tests/unit/test_demo.py``.
 """
 
 from __future__ import annotations

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from trio_websocket import WebSocketConnection
 
 
+# -- handshake, echo, subprotocols, close codes ----------------------------------------
+
+
 async def test_handshake_and_echo_text_and_binary(nursery: trio.Nursery) -> None:
     server = trio_sse.Server(ticker_app())
     ws, _ = await open_ws(nursery, server)
@@ -200,6 +203,9 @@ async def test_disconnect_cancels_the_handler_and_its_tasks_at_once(
     assert stats.connections_open == 0
 
 
+# -- heartbeat ---------------------------------------------------------------------------
+
+
 async def test_heartbeat_keeps_a_responsive_client(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -255,6 +261,9 @@ async def test_handshake_gives_up_when_the_101_cannot_be_written(
     stats = server.statistics()
     assert stats.websockets_total == 0
     assert stats.connections_open == 0
+
+
+# -- routing and bad upgrade requests ------------------------------------------------------
 
 
 async def test_plain_request_to_websocket_route_gets_426(nursery: trio.Nursery) -> None:
@@ -359,6 +368,9 @@ async def test_websocket_response_to_a_plain_request_is_426(nursery: trio.Nurser
     response = await client.request("GET", "/")
     assert response.status == 426
     assert response.headers["upgrade"] == "websocket"
+
+
+# -- shutdown ------------------------------------------------------------------------------
 
 
 async def test_shutdown_closes_websockets_with_1001_at_once(
