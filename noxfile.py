@@ -42,9 +42,8 @@ def tests(session: nox.Session, deps: str) -> None:
         # The redis extra has floors of its own (coredis 6.9 needs anyio 4.11, which needs
         # trio 0.31): test them too, on top of the core floors above.
         session.install(*REDIS_LOWEST)
-        session.run(
-            "coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", "tests/loopback/test_redis.py"
-        )
+        redis_tests = "tests/loopback/test_redis.py"
+        session.run("coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", redis_tests)
     session.run("coverage", "combine", "--quiet")
     session.run("coverage", "report", "--fail-under=90")
 
@@ -87,7 +86,9 @@ def e2e(session: nox.Session) -> None:
 def examples(session: nox.Session) -> None:
     """Start every example on port 0 and talk to it (smoke tests)."""
     session.install("-e", ".", *_group("test"))
-    session.run("pytest", "-p", "no:cacheprovider", "tests/loopback/test_examples.py", *session.posargs)
+    session.run(
+        "pytest", "-p", "no:cacheprovider", "tests/loopback/test_examples.py", *session.posargs
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON, default=False)

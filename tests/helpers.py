@@ -39,6 +39,7 @@ import trio_sse.metrics
 from trio_sse.testing import TestClient, open_memory_client
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
     from trio_websocket import WebSocketConnection
@@ -253,24 +254,27 @@ async def running_server(
     config: trio_sse.Config | None = None,
     *,
     listener: trio.abc.Listener[trio.abc.Stream] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[trio_sse.Server]:
     """A server running in the background, shut down (cancelled) on exit.
 
     It serves *listener* (e.g. a :class:`trio_sse.testing.MemoryListener`) with
     ``serve_listeners``, or without one a TCP socket on ``127.0.0.1``, port 0
-    (:attr:`Server.port <trio_sse.Server.port>`), as ``trio_sse.serve`` does. Without
-    *config*, the grace period is 1 s, so a test that leaves a stream open does not wait
-    the default 5 s at the end.
+    (:attr:`Server.port <trio_sse.Server.port>`), as ``trio_sse.serve`` does; over TLS
+    with *ssl_context*. Without *config*, the grace period is 1 s, so a test that leaves a
+    stream open does not wait the default 5 s at the end.
     """
     if config is None:
         config = trio_sse.Config(shutdown_grace_period=1)
     async with trio.open_nursery() as nursery:
         server: trio_sse.Server
         if listener is None:
-            serve = functools.partial(trio_sse.serve, app, "127.0.0.1", 0, config=config)
+            serve = functools.partial(
+                trio_sse.serve, app, "127.0.0.1", 0, config=config, ssl_context=ssl_context
+            )
             server = await nursery.start(serve)
         else:
-            server = trio_sse.Server(app, config=config)
+            server = trio_sse.Server(app, config=config, ssl_context=ssl_context)
             await nursery.start(server.serve_listeners, [listener])
         try:
             yield server
