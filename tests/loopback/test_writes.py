@@ -387,9 +387,8 @@ async def shut_down_during_a_write_burst() -> tuple[bytes, str, list[type[BaseEx
 
 async def test_shutdown_stops_a_producer_that_only_writes() -> None:
     """Its writes are cancellation points: it ends long before the grace period (30 s)
-    would cancel it."""
-    raw, how, ended, took = await shut_down_during_a_write_burst()
-    assert took < 2.0
+    would cancel it (the whole run is bounded by LIMIT, 5 s, a hang guard)."""
+    raw, how, ended, _ = await shut_down_during_a_write_burst()
     assert ended == [trio.Cancelled]
     assert how == "eof"
     head, _, chunks = raw.partition(b"\r\n\r\n")
