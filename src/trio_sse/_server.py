@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Final, NoReturn, final
 import trio
 
 from ._config import Config
-from ._connection import HTTPConnection
 from ._context import ServerContext
 from ._memory import StormTracker, malloc_trim, trim_is_available
+from ._protocol import serve_connection
 from ._stats import ServerStatistics
 from ._timer import CURRENT_TIMER, TimerService
 from ._tls import tls_handshake
@@ -337,12 +337,7 @@ class Server:
                         counters.tls_handshake_failures += 1
                         return
                     stream = tls
-                connection = HTTPConnection(context, stream, client)
-                context.connections.add(connection)
-                try:
-                    await connection.run()
-                finally:
-                    context.connections.discard(connection)
+                await serve_connection(context, stream, client)
             finally:
                 counters.connections_open -= 1
         finally:

@@ -1,0 +1,420 @@
+"""One HTTP/2 connection: the h2 reader loop, one task per request stream, the limits.
+
+Theory of operation
+-------------------
+The connection's own task runs :meth:`HTTP2Connection.run`: it opens a nursery, reads the
+socket (:meth:`Transport.read <trio_sse._transport.Transport.read>`) and feeds ``h2``,
+whose events it dispatches synchronously:
+
+* a request's headers open a :class:`~trio_sse._h2_stream.H2Stream` and start its task in
+  the nursery, inside the stream's own cancel scope. The task waits for the body (bounded
+  by ``max_body_bytes`` and ``request_body_timeout``), calls the application, and writes
+  the response: a :class:`~trio_sse.Response` as HEADERS and DATA, a streamed body
+  through the body driver (``_body.py``) with the stream as its
+  :class:`~trio_sse._context.ResponseChannel`, so an event stream's producer is a child
+  task of its stream's task. A :class:`~trio_sse.WebSocketResponse` gets ``501``
+  (WebSocket over HTTP/2, RFC 8441, is not supported);
+* ``RST_STREAM`` from the peer stops exactly that stream, at once; ``GOAWAY``, EOF or a
+  failed write cancels the nursery, and with it every stream;
+* ``WINDOW_UPDATE`` and ``SETTINGS`` wake the streams waiting for a window.
+
+Limits: ``SETTINGS_MAX_CONCURRENT_STREAMS`` (streams beyond it are refused with
+``REFUSED_STREAM``), the header list size, and per-second budgets for client resets (the
+rapid-reset attack) and for PING and SETTINGS frames; a budget exceeded, or any input h2
+rejects, closes the connection with an error ``GOAWAY``, logged at debug level only.
+
+Shutdown: :meth:`HTTP2Connection.begin_shutdown` queues a ``GOAWAY`` naming the last
+stream served and interrupts the streamed bodies, which write their farewell and end; the
+connection ends with its last stream (the server's grace period bounds that).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Final
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+import trio
+
+from ._body import event_stream_body, run_body, streaming_body
+from ._exceptions import StreamClosedError
+from ._h2_stream import CONNECTION_SPECIFIC, H2Link, H2Stream
+from ._headers import Headers
+from ._http11 import NO_BODY_STATUSES, HTTPError, http_date
+from ._request import Request
+from ._response import Response, StreamingResponse
+from ._sse import EventStreamResponse
+from ._websocket import WebSocketResponse
+
+if TYPE_CHECKING:
+    from ._context import ServerContext
+    from ._response import BaseResponse
+    from ._transport import Transport
+
+__all__ = ["HTTP2Connection"]
+
+logger = logging.getLogger("trio_sse")
+access_logger = logging.getLogger("trio_sse.access")
+
+_NO_WEBSOCKET: Final = Response(
+    "WebSocket over HTTP/2 (RFC 8441) is not supported: connect with HTTP/1.1.\n", status=501
+)
+_INTERNAL_ERROR: Final = Response("Internal Server Error\n", status=500)
+_CALM: Final = h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+
+
+class _Budget:
+    """At most *limit* occurrences per second (a fixed one-second window)."""
+
+    __slots__ = ("_ends", "_limit", "_used")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._ends = -1.0
+
+    def spend(self) -> bool:
+        """Count one occurrence; ``True`` when the budget is exceeded."""
+        now = trio.current_time()
+        if now >= self._ends:
+            self._ends = now + 1.0
+            self._used = 0
+        self._used += 1
+        return self._used > self._limit
+
+
+class HTTP2Connection:
+    """Serve one HTTP/2 client connection. Internal: created by ``_protocol.py``.
+
+    Args:
+        context: The server's context.
+        transport: The connection's bytes.
+        client: The peer's address.
+        received: Bytes already read (the client's connection preface, in cleartext).
+    """
+
+    __slots__ = (
+        "_config",
+        "_context",
+        "_controls",
+        "_link",
+        "_received",
+        "_resets",
+        "_scope",
+        "_streams",
+    )
+
+    def __init__(
+        self,
+        context: ServerContext,
+        transport: Transport,
+        client: tuple[str, int] | None,
+        received: bytes = b"",
+    ) -> None:
+        self._context = context
+        config = self._config = context.config
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
+        )
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: (
+                    config.http2_max_concurrent_streams
+                ),
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.max_header_bytes,
+            },
+        )
+        self._scope = trio.CancelScope()  # the whole connection's
+        self._link = H2Link(context, conn, transport, client, self._scope)
+        self._streams: dict[int, H2Stream] = {}
+        self._resets = _Budget(config.http2_reset_budget)
+        self._controls = _Budget(config.http2_control_frame_budget)
+        self._received = received
+        context.counters.http2_connections_total += 1
+
+    def begin_shutdown(self) -> None:
+        """Queue a graceful GOAWAY and end the streamed bodies (sync; the server calls it)."""
+        link = self._link
+        if link.closing or link.broken:
+            return
+        link.queue_goaway()
+        for stream in list(self._streams.values()):
+            stream.begin_shutdown()
+        if not self._streams:
+            self._scope.cancel()  # idle: the GOAWAY goes out as the connection closes
+
+    async def run(self) -> None:
+        """Serve streams until the connection closes. Never raises ``Exception``."""
+        link = self._link
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    await self._read_loop(nursery)
+                    nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, StreamClosedError):
+            pass
+        except Exception:
+            logger.exception("unexpected error on HTTP/2 connection from %s", link.peer)
+        if link.closing and not link.broken:  # the graceful GOAWAY, if still queued
+            with trio.move_on_after(self._config.send_timeout) as cleanup:
+                cleanup.shield = True
+                try:
+                    await link.flush()
+                except StreamClosedError:
+                    pass
+
+    async def _read_loop(self, nursery: trio.Nursery) -> None:
+        link = self._link
+        conn = link.conn
+        conn.initiate_connection()
+        data = self._received
+        self._received = b""
+        keepalive = self._config.keepalive_timeout
+        while True:
+            if data:
+                try:
+                    events = conn.receive_data(data)
+                except h2.exceptions.ProtocolError as exc:  # h2 queued a GOAWAY
+                    await self._fail(f"protocol error: {exc}")
+                    return
+                if not self._dispatch(events, nursery):
+                    await self._fail("budget exceeded")
+                    return
+            await link.flush()
+            if link.closing and not self._streams:
+                return
+            with trio.move_on_after(keepalive if not self._streams else float("inf")) as idle:
+                data = await link.transport.read()
+            if idle.cancelled_caught:
+                link.queue_goaway()  # idle for keepalive_timeout: close politely
+                return
+            if not data:
+                return
+
+    async def _fail(self, why: str) -> None:
+        """Write the error GOAWAY h2 queued and end the connection."""
+        self._context.counters.http2_connection_errors += 1
+        logger.debug("closing HTTP/2 connection from %s: %s", self._link.peer, why)
+        try:
+            await self._link.flush()
+        except StreamClosedError:
+            pass
+
+    def _dispatch(self, events: list[h2.events.Event], nursery: trio.Nursery) -> bool:
+        """Act on h2's events; ``False`` when a budget is exceeded (GOAWAY queued)."""
+        conn = self._link.conn
+        streams = self._streams
+        for event in events:
+            if isinstance(event, h2.events.RequestReceived):
+                self._open_stream(event, nursery)
+            elif isinstance(event, h2.events.DataReceived):
+                sid = event.stream_id
+                size = event.flow_controlled_length
+                stream = streams.get(sid)
+                if stream is not None:
+                    stream.body_size += len(event.data)
+                    if stream.body_size <= self._config.max_body_bytes:
+                        stream.body.append(event.data)
+                    else:
+                        stream.request_done.set()  # answered with 413
+                # Our reading is bounded by max_body_bytes: reopen the windows at once
+                # (h2 skips a stream that has closed meanwhile).
+                conn.acknowledge_received_data(size, sid)
+            elif isinstance(event, h2.events.StreamEnded):
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream.request_done.set()
+            elif isinstance(event, h2.events.StreamReset):
+                if event.remote_reset:
+                    self._context.counters.http2_resets_received += 1
+                    if self._resets.spend():
+                        conn.close_connection(_CALM)
+                        return False
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream.peer_gone()
+            elif isinstance(event, h2.events.WindowUpdated):
+                if event.stream_id == 0:
+                    for stream in streams.values():
+                        stream.window_opened()
+                elif (stream := streams.get(event.stream_id)) is not None:
+                    stream.window_opened()
+            elif isinstance(event, (h2.events.RemoteSettingsChanged, h2.events.PingReceived)):
+                if self._controls.spend():
+                    conn.close_connection(_CALM)
+                    return False
+                for stream in streams.values():
+                    stream.window_opened()
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self._scope.cancel()  # the peer's GOAWAY: its streams will not be read
+                return True
+        return True
+
+    def _open_stream(self, event: h2.events.RequestReceived, nursery: trio.Nursery) -> None:
+        counters = self._context.counters
+        counters.http2_streams_total += 1
+        sid = event.stream_id
+        stream = H2Stream(self._link, sid, _bytes_headers(event))
+        if (
+            self._link.shutting_down
+            or len(self._streams) >= self._config.http2_max_concurrent_streams
+        ):
+            stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
+            return
+        if event.stream_ended is not None:
+            stream.request_done.set()
+        self._streams[sid] = stream
+        counters.http2_streams_open += 1
+        nursery.start_soon(self._serve_stream, stream)
+
+    # -- one stream's task -------------------------------------------------------------------
+
+    async def _serve_stream(self, stream: H2Stream) -> None:
+        try:
+            with stream.scope:
+                await self._respond(stream)
+        except StreamClosedError:
+            pass
+        finally:
+            self._context.counters.http2_streams_open -= 1
+            del self._streams[stream.stream_id]
+            if self._link.closing and not self._streams:
+                self._scope.cancel()  # (``run`` writes what is queued)
+            if not stream.ended:  # cancelled, or a failure: the peer must not wait
+                stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
+                with trio.CancelScope(shield=True):
+                    try:
+                        await self._link.flush()
+                    except StreamClosedError:
+                        pass
+
+    async def _respond(self, stream: H2Stream) -> None:
+        context = self._context
+        try:
+            request = await self._read_request(stream)
+        except HTTPError as exc:
+            await self._send_complete(stream, "GET", Response(exc.detail + "\n", status=exc.status))
+            return
+        t0 = time.perf_counter()
+        response = await context.call_app(request)
+        match response:
+            case Response():
+                status = await self._send_complete(stream, request.method, response)
+            case StreamingResponse() | EventStreamResponse():
+                status = response.status
+                context.counters.count_response(status)
+                fields = _head(status, response.header_fields(), None)
+                head_only = request.method == "HEAD"
+                await stream.send_headers(fields, end=head_only)
+                if not head_only:
+                    if isinstance(response, StreamingResponse):
+                        body = streaming_body(stream, response)
+                    else:
+                        body = event_stream_body(stream, request, response, self._config)
+                    del response
+                    await run_body(stream, body)
+            case WebSocketResponse():
+                status = await self._send_complete(stream, request.method, _NO_WEBSOCKET)
+            case _:
+                context.counters.handler_errors += 1
+                logger.error("unsupported response type %s", type(response).__name__)
+                status = await self._send_complete(stream, request.method, _INTERNAL_ERROR)
+        if access_logger.isEnabledFor(logging.INFO):
+            access_logger.info(
+                '%s - "%s %s HTTP/2" %d %d %.1fms',
+                self._link.peer,
+                request.method,
+                request.target,
+                status,
+                stream.body_bytes,
+                (time.perf_counter() - t0) * 1000,
+            )
+
+    async def _read_request(self, stream: H2Stream) -> Request:
+        config = self._config
+        self._context.counters.requests_total += 1
+        method = target = authority = b""
+        fields: list[tuple[bytes, bytes]] = []
+        cookies: list[bytes] = []
+        size = 0
+        for name, value in stream.headers:
+            size += len(name) + len(value) + 4
+            if name[:1] == b":":
+                if name == b":method":
+                    method = value
+                elif name == b":path":
+                    target = value
+                elif name == b":authority":
+                    authority = value
+            elif name == b"cookie":  # split into several fields by HPACK (RFC 9113 §8.2.3)
+                cookies.append(value)
+            else:
+                fields.append((name, value))
+        if size > config.max_header_bytes:
+            raise HTTPError(431, "request head too large")
+        if not method or not target:  # e.g. CONNECT
+            raise HTTPError(501, "method not supported over HTTP/2")
+        if cookies:
+            fields.append((b"cookie", b"; ".join(cookies)))
+        if authority and not any(name == b"host" for name, _ in fields):
+            fields.insert(0, (b"host", authority))
+        with trio.move_on_after(config.request_body_timeout) as timer:
+            await stream.request_done.wait()
+        if timer.cancelled_caught:
+            raise HTTPError(408, "request body timeout")
+        if stream.body_size > config.max_body_bytes:
+            raise HTTPError(413, "request body too large")
+        body = b"".join(stream.body)
+        stream.body = []
+        return Request(
+            method=method.decode("ascii", "replace"),
+            target=target.decode("ascii", "replace"),
+            headers=Headers.from_wire(fields),
+            body=body,
+            http_version="2",
+            client=self._link.client,
+        )
+
+    async def _send_complete(self, stream: H2Stream, method: str, response: Response) -> int:
+        status = response.status
+        self._context.counters.count_response(status)
+        body = response.body
+        fields = _head(status, response.header_fields(), len(body))
+        if method == "HEAD" or status in NO_BODY_STATUSES or not body:
+            await stream.send_headers(fields, end=True)
+        else:
+            await stream.send_headers(fields, end=False)
+            await stream.send_data(body, end=True)
+            stream.body_bytes = len(body)
+        return status
+
+
+def _head(
+    status: int, fields: list[tuple[bytes, bytes]], length: int | None
+) -> list[tuple[bytes, bytes]]:
+    """An HTTP/2 response header block: ``:status``, the fields (lowercase names, no
+    connection-specific ones), ``date`` and, when known, ``content-length``."""
+    head = [(b":status", b"%d" % status)]
+    for name, value in fields:
+        lower = name.lower()
+        if lower not in CONNECTION_SPECIFIC:
+            head.append((lower, value))
+    head.append((b"date", http_date()))
+    if length is not None and status not in NO_BODY_STATUSES:
+        head.append((b"content-length", b"%d" % length))
+    return head
+
+
+def _bytes_headers(event: h2.events.RequestReceived) -> list[tuple[bytes, bytes]]:
+    """The request's header block (h2 decodes nothing: ``header_encoding=None``)."""
+    return [
+        (n if isinstance(n, bytes) else n.encode(), v if isinstance(v, bytes) else v.encode())
+        for n, v in event.headers or ()
+    ]
