@@ -22,9 +22,9 @@ from ._exceptions import SlowClientError, StreamClosedError
 from ._transport import WriteLock
 
 if TYPE_CHECKING:
-    from ._transport import Transport
     from ._context import ServerContext
     from ._stats import ServerStatistics
+    from ._transport import Transport
 
 __all__ = ["H11Channel"]
 

@@ -50,11 +50,10 @@ from ._http11 import NO_BODY_STATUSES, HTTPError, http_date
 from ._request import Request
 from ._response import Response, StreamingResponse
 from ._sse import EventStreamResponse
-from ._websocket import WebSocketResponse
+from ._websocket import UpgradeRequired, WebSocketResponse
 
 if TYPE_CHECKING:
     from ._context import ServerContext
-    from ._response import BaseResponse
     from ._transport import Transport
 
 __all__ = ["HTTP2Connection"]
@@ -89,6 +88,20 @@ class _Budget:
         return self._used > self._limit
 
 
+class _ServerH2Connection(h2.connection.H2Connection):
+    """h2's connection, leaving ``SETTINGS_MAX_CONCURRENT_STREAMS`` to us.
+
+    h2 treats a stream beyond the limit as a connection error; we refuse that stream
+    alone (``REFUSED_STREAM``, RFC 9113 §5.1.2), and count by our own streams' tasks.
+    """
+
+    @property
+    def open_inbound_streams(self) -> int:
+        """Always 0 for h2's own check (the count still prunes h2's closed streams)."""
+        h2.connection.H2Connection.open_inbound_streams.fget(self)  # type: ignore[attr-defined]
+        return 0
+
+
 class HTTP2Connection:
     """Serve one HTTP/2 client connection. Internal: created by ``_protocol.py``.
 
@@ -100,6 +113,7 @@ class HTTP2Connection:
     """
 
     __slots__ = (
+        "_active",
         "_config",
         "_context",
         "_controls",
@@ -119,7 +133,7 @@ class HTTP2Connection:
     ) -> None:
         self._context = context
         config = self._config = context.config
-        conn = h2.connection.H2Connection(
+        conn = _ServerH2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding=None)
         )
         conn.local_settings = h2.settings.Settings(
@@ -134,6 +148,9 @@ class HTTP2Connection:
         self._scope = trio.CancelScope()  # the whole connection's
         self._link = H2Link(context, conn, transport, client, self._scope)
         self._streams: dict[int, H2Stream] = {}
+        #: Streams counted against the limit: a stream the client reset no longer counts
+        #: (RFC 9113 §5.1.2), even while its task is still unwinding.
+        self._active = 0
         self._resets = _Budget(config.http2_reset_budget)
         self._controls = _Budget(config.http2_control_frame_budget)
         self._received = received
@@ -213,7 +230,8 @@ class HTTP2Connection:
         streams = self._streams
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
-                self._open_stream(event, nursery)
+                if not self._open_stream(event, nursery):
+                    return False
             elif isinstance(event, h2.events.DataReceived):
                 sid = event.stream_id
                 size = event.flow_controlled_length
@@ -238,7 +256,8 @@ class HTTP2Connection:
                         conn.close_connection(_CALM)
                         return False
                 stream = streams.get(event.stream_id)
-                if stream is not None:
+                if stream is not None and not stream.gone:
+                    self._active -= 1
                     stream.peer_gone()
             elif isinstance(event, h2.events.WindowUpdated):
                 if event.stream_id == 0:
@@ -257,22 +276,25 @@ class HTTP2Connection:
                 return True
         return True
 
-    def _open_stream(self, event: h2.events.RequestReceived, nursery: trio.Nursery) -> None:
+    def _open_stream(self, event: h2.events.RequestReceived, nursery: trio.Nursery) -> bool:
+        """Start the stream's task, or refuse it; ``False`` when a budget is exceeded."""
         counters = self._context.counters
         counters.http2_streams_total += 1
         sid = event.stream_id
         stream = H2Stream(self._link, sid, _bytes_headers(event))
-        if (
-            self._link.shutting_down
-            or len(self._streams) >= self._config.http2_max_concurrent_streams
-        ):
+        if self._link.shutting_down or self._active >= self._config.http2_max_concurrent_streams:
             stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
-            return
+            if self._resets.spend():  # refusals cost as much as resets
+                self._link.conn.close_connection(_CALM)
+                return False
+            return True
         if event.stream_ended is not None:
             stream.request_done.set()
         self._streams[sid] = stream
+        self._active += 1
         counters.http2_streams_open += 1
         nursery.start_soon(self._serve_stream, stream)
+        return True
 
     # -- one stream's task -------------------------------------------------------------------
 
@@ -285,6 +307,8 @@ class HTTP2Connection:
         finally:
             self._context.counters.http2_streams_open -= 1
             del self._streams[stream.stream_id]
+            if not stream.gone:
+                self._active -= 1
             if self._link.closing and not self._streams:
                 self._scope.cancel()  # (``run`` writes what is queued)
             if not stream.ended:  # cancelled, or a failure: the peer must not wait
@@ -305,6 +329,8 @@ class HTTP2Connection:
         t0 = time.perf_counter()
         response = await context.call_app(request)
         match response:
+            case WebSocketResponse() | UpgradeRequired():  # (no Upgrade in HTTP/2)
+                status = await self._send_complete(stream, request.method, _NO_WEBSOCKET)
             case Response():
                 status = await self._send_complete(stream, request.method, response)
             case StreamingResponse() | EventStreamResponse():
@@ -320,8 +346,6 @@ class HTTP2Connection:
                         body = event_stream_body(stream, request, response, self._config)
                     del response
                     await run_body(stream, body)
-            case WebSocketResponse():
-                status = await self._send_complete(stream, request.method, _NO_WEBSOCKET)
             case _:
                 context.counters.handler_errors += 1
                 logger.error("unsupported response type %s", type(response).__name__)
@@ -414,7 +438,4 @@ def _head(
 
 def _bytes_headers(event: h2.events.RequestReceived) -> list[tuple[bytes, bytes]]:
     """The request's header block (h2 decodes nothing: ``header_encoding=None``)."""
-    return [
-        (n if isinstance(n, bytes) else n.encode(), v if isinstance(v, bytes) else v.encode())
-        for n, v in event.headers or ()
-    ]
+    return [(bytes(n), bytes(v)) for n, v in event.headers]

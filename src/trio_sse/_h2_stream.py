@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+import h2.connection
 import h2.errors
 import h2.exceptions
 import trio
@@ -30,8 +31,6 @@ from ._exceptions import SlowClientError, StreamClosedError
 from ._transport import WriteLock
 
 if TYPE_CHECKING:
-    import h2.connection
-
     from ._context import ServerContext
     from ._stats import ServerStatistics
     from ._transport import Transport
@@ -338,6 +337,10 @@ class H2Stream:
                 await trio.sleep_forever()
             finally:
                 self._interrupt = None
+        return self._woken(deadline)
+
+    def _woken(self, deadline: float) -> Watch:
+        """Why :meth:`watch`'s wait ended: a reset, the deadline, else shutdown."""
         if self.gone:
             return Watch.PEER_GONE
         return Watch.DEADLINE if trio.current_time() >= deadline else Watch.SHUTDOWN
