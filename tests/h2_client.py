@@ -18,10 +18,10 @@ import trio.testing
 from h2.frame_buffer import FrameBuffer
 from hyperframe.frame import DataFrame, GoAwayFrame, RstStreamFrame
 
-import trio_sse
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    import trio_sse
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 

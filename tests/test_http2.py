@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import shutil
-import ssl
 from typing import TYPE_CHECKING
 
 import h2.errors
@@ -16,7 +15,6 @@ import h2.settings
 import pytest
 import trio
 import trio.testing
-import trio_websocket
 import trustme
 
 import trio_sse
@@ -25,7 +23,10 @@ from trio_sse.testing import MemoryListener
 from .h2_client import H2TestClient, open_h2_client
 
 if TYPE_CHECKING:
+    import ssl
     from pathlib import Path
+
+    import trio_websocket
 
 SSE = [("accept", "text/event-stream")]
 
@@ -248,7 +249,7 @@ async def test_streams_beyond_the_limit_are_refused(
         await client.wait_for(lambda: client.events_of(ids[0]) and client.events_of(ids[1]))
         assert server.statistics().tickers_active == 2
         await client.reset(ids[0])
-        headers, body = await client.get("/")  # room again
+        _, body = await client.get("/")  # room again
         assert body == b"ok 2"
 
 
