@@ -31,6 +31,7 @@ connection ends with its last stream (the server's grace period bounds that).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -44,9 +45,17 @@ import trio
 
 from ._body import event_stream_body, run_body, streaming_body
 from ._exceptions import StreamClosedError
-from ._h2_stream import CONNECTION_SPECIFIC, H2Link, H2Stream
+from ._h2_stream import H2Link, H2Stream
+from ._h2_wire import (
+    Budget,
+    FrameSizeGuard,
+    ServerH2Connection,
+    bytes_headers,
+    request_head,
+    response_head,
+)
 from ._headers import Headers
-from ._http11 import NO_BODY_STATUSES, HTTPError, http_date
+from ._http11 import NO_BODY_STATUSES, HTTPError
 from ._request import Request
 from ._response import Response, StreamingResponse
 from ._sse import EventStreamResponse
@@ -68,40 +77,6 @@ _INTERNAL_ERROR: Final = Response("Internal Server Error\n", status=500)
 _CALM: Final = h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
 
 
-class _Budget:
-    """At most *limit* occurrences per second (a fixed one-second window)."""
-
-    __slots__ = ("_ends", "_limit", "_used")
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._used = 0
-        self._ends = -1.0
-
-    def spend(self) -> bool:
-        """Count one occurrence; ``True`` when the budget is exceeded."""
-        now = trio.current_time()
-        if now >= self._ends:
-            self._ends = now + 1.0
-            self._used = 0
-        self._used += 1
-        return self._used > self._limit
-
-
-class _ServerH2Connection(h2.connection.H2Connection):
-    """h2's connection, leaving ``SETTINGS_MAX_CONCURRENT_STREAMS`` to us.
-
-    h2 treats a stream beyond the limit as a connection error; we refuse that stream
-    alone (``REFUSED_STREAM``, RFC 9113 §5.1.2), and count by our own streams' tasks.
-    """
-
-    @property
-    def open_inbound_streams(self) -> int:
-        """Always 0 for h2's own check (the count still prunes h2's closed streams)."""
-        h2.connection.H2Connection.open_inbound_streams.fget(self)  # type: ignore[attr-defined]
-        return 0
-
-
 class HTTP2Connection:
     """Serve one HTTP/2 client connection. Internal: created by ``_protocol.py``.
 
@@ -117,6 +92,8 @@ class HTTP2Connection:
         "_config",
         "_context",
         "_controls",
+        "_guard",
+        "_idle",
         "_link",
         "_received",
         "_resets",
@@ -133,7 +110,7 @@ class HTTP2Connection:
     ) -> None:
         self._context = context
         config = self._config = context.config
-        conn = _ServerH2Connection(
+        conn = ServerH2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding=None)
         )
         conn.local_settings = h2.settings.Settings(
@@ -151,8 +128,12 @@ class HTTP2Connection:
         #: Streams counted against the limit: a stream the client reset no longer counts
         #: (RFC 9113 §5.1.2), even while its task is still unwinding.
         self._active = 0
-        self._resets = _Budget(config.http2_reset_budget)
-        self._controls = _Budget(config.http2_control_frame_budget)
+        #: The scope of the reader's wait, whose deadline is the keep-alive timeout while
+        #: no stream is open.
+        self._idle: trio.CancelScope | None = None
+        self._guard = FrameSizeGuard()
+        self._resets = Budget(config.http2_reset_budget)
+        self._controls = Budget(config.http2_control_frame_budget)
         self._received = received
         context.counters.http2_connections_total += 1
 
@@ -196,6 +177,10 @@ class HTTP2Connection:
         keepalive = self._config.keepalive_timeout
         while True:
             if data:
+                if not self._guard.check(data, conn.max_inbound_frame_size):
+                    conn.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+                    await self._fail("frame too large")
+                    return
                 try:
                     events = conn.receive_data(data)
                 except h2.exceptions.ProtocolError as exc:  # h2 queued a GOAWAY
@@ -207,8 +192,12 @@ class HTTP2Connection:
             await link.flush()
             if link.closing and not self._streams:
                 return
-            with trio.move_on_after(keepalive if not self._streams else float("inf")) as idle:
+            idle = self._idle = trio.CancelScope(
+                deadline=trio.current_time() + keepalive if not self._streams else math.inf
+            )
+            with idle:
                 data = await link.transport.read()
+            self._idle = None
             if idle.cancelled_caught:
                 link.queue_goaway()  # idle for keepalive_timeout: close politely
                 return
@@ -281,7 +270,7 @@ class HTTP2Connection:
         counters = self._context.counters
         counters.http2_streams_total += 1
         sid = event.stream_id
-        stream = H2Stream(self._link, sid, _bytes_headers(event))
+        stream = H2Stream(self._link, sid, bytes_headers(event))
         if self._link.shutting_down or self._active >= self._config.http2_max_concurrent_streams:
             stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
             if self._resets.spend():  # refusals cost as much as resets
@@ -309,8 +298,11 @@ class HTTP2Connection:
             del self._streams[stream.stream_id]
             if not stream.gone:
                 self._active -= 1
-            if self._link.closing and not self._streams:
-                self._scope.cancel()  # (``run`` writes what is queued)
+            if not self._streams:
+                if self._link.closing:
+                    self._scope.cancel()  # (``run`` writes what is queued)
+                elif self._idle is not None:  # idle from now on: the keep-alive timeout
+                    self._idle.deadline = trio.current_time() + self._config.keepalive_timeout
             if not stream.ended:  # cancelled, or a failure: the peer must not wait
                 stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
                 with trio.CancelScope(shield=True):
@@ -325,6 +317,11 @@ class HTTP2Connection:
             request = await self._read_request(stream)
         except HTTPError as exc:
             await self._send_complete(stream, "GET", Response(exc.detail + "\n", status=exc.status))
+            if stream.body_size > self._config.max_body_bytes or not stream.request_done.is_set():
+                # Answered before the whole request came: ask the client to stop sending
+                # (RFC 9113 §8.1).
+                stream.reset(h2.errors.ErrorCodes.NO_ERROR)
+                await self._link.flush()
             return
         t0 = time.perf_counter()
         response = await context.call_app(request)
@@ -336,7 +333,7 @@ class HTTP2Connection:
             case StreamingResponse() | EventStreamResponse():
                 status = response.status
                 context.counters.count_response(status)
-                fields = _head(status, response.header_fields(), None)
+                fields = response_head(status, response.header_fields(), None)
                 head_only = request.method == "HEAD"
                 await stream.send_headers(fields, end=head_only)
                 if not head_only:
@@ -364,31 +361,7 @@ class HTTP2Connection:
     async def _read_request(self, stream: H2Stream) -> Request:
         config = self._config
         self._context.counters.requests_total += 1
-        method = target = authority = b""
-        fields: list[tuple[bytes, bytes]] = []
-        cookies: list[bytes] = []
-        size = 0
-        for name, value in stream.headers:
-            size += len(name) + len(value) + 4
-            if name[:1] == b":":
-                if name == b":method":
-                    method = value
-                elif name == b":path":
-                    target = value
-                elif name == b":authority":
-                    authority = value
-            elif name == b"cookie":  # split into several fields by HPACK (RFC 9113 §8.2.3)
-                cookies.append(value)
-            else:
-                fields.append((name, value))
-        if size > config.max_header_bytes:
-            raise HTTPError(431, "request head too large")
-        if not method or not target:  # e.g. CONNECT
-            raise HTTPError(501, "method not supported over HTTP/2")
-        if cookies:
-            fields.append((b"cookie", b"; ".join(cookies)))
-        if authority and not any(name == b"host" for name, _ in fields):
-            fields.insert(0, (b"host", authority))
+        method, target, fields = request_head(stream.headers, config.max_header_bytes)
         with trio.move_on_after(config.request_body_timeout) as timer:
             await stream.request_done.wait()
         if timer.cancelled_caught:
@@ -410,7 +383,7 @@ class HTTP2Connection:
         status = response.status
         self._context.counters.count_response(status)
         body = response.body
-        fields = _head(status, response.header_fields(), len(body))
+        fields = response_head(status, response.header_fields(), len(body))
         if method == "HEAD" or status in NO_BODY_STATUSES or not body:
             await stream.send_headers(fields, end=True)
         else:
@@ -418,24 +391,3 @@ class HTTP2Connection:
             await stream.send_data(body, end=True)
             stream.body_bytes = len(body)
         return status
-
-
-def _head(
-    status: int, fields: list[tuple[bytes, bytes]], length: int | None
-) -> list[tuple[bytes, bytes]]:
-    """An HTTP/2 response header block: ``:status``, the fields (lowercase names, no
-    connection-specific ones), ``date`` and, when known, ``content-length``."""
-    head = [(b":status", b"%d" % status)]
-    for name, value in fields:
-        lower = name.lower()
-        if lower not in CONNECTION_SPECIFIC:
-            head.append((lower, value))
-    head.append((b"date", http_date()))
-    if length is not None and status not in NO_BODY_STATUSES:
-        head.append((b"content-length", b"%d" % length))
-    return head
-
-
-def _bytes_headers(event: h2.events.RequestReceived) -> list[tuple[bytes, bytes]]:
-    """The request's header block (h2 decodes nothing: ``header_encoding=None``)."""
-    return [(bytes(n), bytes(v)) for n, v in event.headers]

@@ -225,9 +225,12 @@ class H2Stream:
 
     async def send_headers(self, headers: list[tuple[bytes, bytes]], *, end: bool) -> None:
         """Send the response head (*end*: and end the stream)."""
-        if self.gone:
+        if self.gone or self._link.broken:
             raise StreamClosedError("the stream was reset")
-        self._link.conn.send_headers(self.stream_id, headers, end_stream=end)
+        try:
+            self._link.conn.send_headers(self.stream_id, headers, end_stream=end)
+        except h2.exceptions.ProtocolError as exc:  # e.g. after an error GOAWAY
+            raise StreamClosedError("the stream is closed") from exc
         self.ended = end
         await self._link.flush()
 
@@ -245,23 +248,24 @@ class H2Stream:
         while True:
             if self.gone or self.ended or link.broken:
                 raise StreamClosedError("the stream is closed")
-            if not data:
-                if end:
-                    conn.end_stream(sid)
-                    self.ended = True
-                    await link.flush()
-                return
             try:
+                if not data:
+                    if end:
+                        conn.end_stream(sid)
+                        self.ended = True
+                        await link.flush()
+                    return
                 window = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
-            except h2.exceptions.StreamClosedError as exc:
+                if window > 0:
+                    chunk, data = data[:window], data[window:]
+                    conn.send_data(sid, chunk, end_stream=end and not data)
+                    if end and not data:
+                        self.ended = True
+            except h2.exceptions.ProtocolError as exc:  # the stream or connection closed
                 raise StreamClosedError("the stream is closed") from exc
             if window <= 0:
                 await self._wait_window()
                 continue
-            chunk, data = data[:window], data[window:]
-            conn.send_data(sid, chunk, end_stream=end and not data)
-            if end and not data:
-                self.ended = True
             await link.flush()
             if not data:
                 return
@@ -284,7 +288,7 @@ class H2Stream:
         self.ended = True
         try:
             self._link.conn.reset_stream(self.stream_id, code)
-        except h2.exceptions.StreamClosedError:
+        except h2.exceptions.ProtocolError:  # closed already, or the whole connection
             pass
 
     # -- the ResponseChannel of a streamed body (see _context.py) ---------------------------

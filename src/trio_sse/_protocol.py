@@ -16,24 +16,22 @@ to HTTP/1.1 and a TLS connection that negotiated ``h2`` is closed.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import trio
 
 from ._connection import HTTPConnection
 from ._h2_connection import HTTP2Connection
+from ._h2_wire import PREFACE
 from ._tls import ALPN_H2
 from ._transport import Transport
 
 if TYPE_CHECKING:
     from ._context import ServerContext
 
-__all__ = ["PREFACE", "serve_connection"]
+__all__ = ["serve_connection"]
 
 logger = logging.getLogger("trio_sse")
-
-#: The client connection preface of HTTP/2 (RFC 9113 §3.4).
-PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 async def serve_connection(
