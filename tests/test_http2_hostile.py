@@ -207,7 +207,10 @@ async def test_slow_request_body_gets_408(
         start = trio.current_time()
         await client.wait_for(lambda: sid in client.headers)
         assert trio.current_time() - start == pytest.approx(3)
+        await client.wait_for(lambda: sid in client.resets)  # "stop sending the body"
+        await trio.testing.wait_all_tasks_blocked()
     assert client.headers[sid][b":status"] == b"408"
+    assert client.resets[sid] == h2.errors.ErrorCodes.NO_ERROR
     all_quiet(server, connections_open=1)
 
 
