@@ -112,7 +112,7 @@ def _peer_of(stream: trio.abc.Stream) -> tuple[str, int] | None:
 
 @final
 class Server:
-    """An HTTP/1.1 server running one application, with live statistics.
+    """An HTTP/1.1 and HTTP/2 server running one application, with live statistics.
 
     Most programs call :func:`serve`, which creates a ``Server`` and hands it back through
     ``task_status``. Create one yourself to serve listeners you opened (for example a
@@ -378,7 +378,7 @@ async def serve(
     backlog: int | None = None,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
-    """Serve *app* over HTTP/1.1 on *host*:*port* until cancelled.
+    """Serve *app* over HTTP/1.1 and HTTP/2 on *host*:*port* until cancelled.
 
     Works with ``nursery.start``, which returns the running :class:`Server` once the port
     is bound (pass ``port=0`` for a free port and read :attr:`Server.port`)::
