@@ -7,7 +7,9 @@ clock; the loopback tests use real clients (curl, Node's ``http2``).
 from __future__ import annotations
 
 import functools
+import json
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import h2.errors
@@ -24,7 +26,6 @@ from .h2_client import H2TestClient, open_h2_client
 
 if TYPE_CHECKING:
     import ssl
-    from pathlib import Path
 
     import trio_websocket
 
@@ -371,3 +372,45 @@ async def test_curl_http2_over_tls(
     assert events.endswith(b"|2")
     assert await curl("--http1.1", "--cacert", str(cafile), url) == b"ok 1.1|1.1"
     assert server.statistics().http2_connections_total == 2
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+async def test_node_three_streams_on_one_connection_one_reset(nursery: trio.Nursery) -> None:
+    config = trio_sse.Config(timer_resolution=None)
+    server = await nursery.start(
+        functools.partial(trio_sse.serve, fast_app(), "127.0.0.1", 0, config=config)
+    )
+    script = Path(__file__).parent / "js" / "h2_three_streams.js"
+    with trio.fail_after(20):
+        result = await trio.run_process(
+            ["node", str(script), f"http://127.0.0.1:{server.port}"],
+            capture_stdout=True,
+            capture_stderr=True,
+        )
+        counts = json.loads(result.stdout)["counts"]
+        assert counts[0] >= 1
+        assert min(counts[1:]) >= 3
+        while server.statistics().connections_open:  # the client's close reaches us
+            await trio.sleep(0.01)
+    stats = server.statistics()
+    assert stats.http2_connections_total == 1
+    assert stats.http2_streams_total == 3
+    assert stats.http2_resets_received >= 1
+    assert stats.tickers_active == 0
+
+
+def fast_app() -> trio_sse.Router:
+    router = trio_sse.Router()
+
+    async def fast_ticker(stream: trio_sse.EventStream) -> None:
+        n = 0
+        while True:
+            n += 1
+            await stream.send(trio_sse.ServerSentEvent(f"tick {n}"))
+            await trio.sleep(0.02)
+
+    @router.route("/ticker")
+    async def ticks(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(fast_ticker)
+
+    return router
