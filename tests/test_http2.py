@@ -189,6 +189,7 @@ async def test_peer_goaway_cancels_every_stream(
         await trio.testing.wait_all_tasks_blocked()
     stats = server.statistics()
     assert (stats.tickers_active, stats.http2_streams_open, stats.connections_open) == (0, 0, 0)
+    assert stats.stream_disconnects == 3
 
 
 async def test_client_closing_the_connection_cancels_every_stream(
@@ -202,6 +203,7 @@ async def test_client_closing_the_connection_cancels_every_stream(
         await trio.testing.wait_all_tasks_blocked()
     stats = server.statistics()
     assert (stats.tickers_active, stats.http2_streams_open, stats.connections_open) == (0, 0, 0)
+    assert stats.stream_disconnects == 2
 
 
 # -- flow control ---------------------------------------------------------------------------

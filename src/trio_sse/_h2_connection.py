@@ -95,6 +95,8 @@ class HTTP2Connection:
         "_guard",
         "_idle",
         "_link",
+        "_nursery",
+        "_peer_left",
         "_received",
         "_resets",
         "_scope",
@@ -132,6 +134,8 @@ class HTTP2Connection:
         #: no stream is open.
         self._idle: trio.CancelScope | None = None
         self._guard = FrameSizeGuard()
+        self._peer_left = False
+        self._nursery: trio.Nursery | None = None
         self._resets = Budget(config.http2_reset_budget)
         self._controls = Budget(config.http2_control_frame_budget)
         self._received = received
@@ -147,6 +151,8 @@ class HTTP2Connection:
             stream.begin_shutdown()
         if not self._streams:
             self._scope.cancel()  # idle: the GOAWAY goes out as the connection closes
+        elif self._nursery is not None:
+            self._nursery.start_soon(self._flush_quietly)  # the GOAWAY goes out now
 
     async def run(self) -> None:
         """Serve streams until the connection closes. Never raises ``Exception``."""
@@ -154,8 +160,11 @@ class HTTP2Connection:
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
-                    await self._read_loop(nursery)
-                    nursery.cancel_scope.cancel()
+                    self._nursery = nursery
+                    if await self._read_loop(nursery):
+                        self._all_gone()  # each stream ends as if reset, and is counted so
+                    else:
+                        nursery.cancel_scope.cancel()
         except (trio.BrokenResourceError, trio.ClosedResourceError, StreamClosedError):
             pass
         except Exception:
@@ -168,7 +177,21 @@ class HTTP2Connection:
                 except StreamClosedError:
                     pass
 
-    async def _read_loop(self, nursery: trio.Nursery) -> None:
+    def _all_gone(self) -> None:
+        for stream in list(self._streams.values()):
+            if not stream.gone:
+                self._active -= 1
+                stream.peer_gone()
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await self._link.flush()
+        except StreamClosedError:
+            pass
+
+    async def _read_loop(self, nursery: trio.Nursery) -> bool:
+        """Read and dispatch until the connection ends; ``True`` if the peer left (EOF
+        or its GOAWAY), ``False`` otherwise (an error, idle, shutdown)."""
         link = self._link
         conn = link.conn
         conn.initiate_connection()
@@ -180,18 +203,22 @@ class HTTP2Connection:
                 if not self._guard.check(data, conn.max_inbound_frame_size):
                     conn.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
                     await self._fail("frame too large")
-                    return
+                    return False
                 try:
                     events = conn.receive_data(data)
                 except h2.exceptions.ProtocolError as exc:  # h2 queued a GOAWAY
                     await self._fail(f"protocol error: {exc}")
-                    return
+                    return False
+                if self._peer_left:
+                    return True
                 if not self._dispatch(events, nursery):
                     await self._fail("budget exceeded")
-                    return
+                    return False
             await link.flush()
+            if self._peer_left:
+                return True
             if link.closing and not self._streams:
-                return
+                return False
             idle = self._idle = trio.CancelScope(
                 deadline=trio.current_time() + keepalive if not self._streams else math.inf
             )
@@ -200,9 +227,9 @@ class HTTP2Connection:
             self._idle = None
             if idle.cancelled_caught:
                 link.queue_goaway()  # idle for keepalive_timeout: close politely
-                return
+                return False
             if not data:
-                return
+                return True
 
     async def _fail(self, why: str) -> None:
         """Write the error GOAWAY h2 queued and end the connection."""
@@ -261,7 +288,7 @@ class HTTP2Connection:
                 for stream in streams.values():
                     stream.window_opened()
             elif isinstance(event, h2.events.ConnectionTerminated):
-                self._scope.cancel()  # the peer's GOAWAY: its streams will not be read
+                self._peer_left = True  # the peer's GOAWAY: its streams will not be read
                 return True
         return True
 
