@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import ssl as ssl_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -416,3 +417,33 @@ def fast_app() -> trio_sse.Router:
         return trio_sse.EventStreamResponse(fast_ticker)
 
     return router
+
+
+async def test_tls_h2_with_http2_off_is_closed(
+    nursery: trio.Nursery, tls_server_context: ssl.SSLContext, ca: trustme.CA
+) -> None:
+    server = await nursery.start(
+        functools.partial(
+            trio_sse.serve,
+            h2_app(),
+            "127.0.0.1",
+            0,
+            config=trio_sse.Config(http2=False),
+            ssl_context=tls_server_context,
+        )
+    )
+    context = ssl_module.create_default_context()
+    ca.configure_trust(context)
+    context.set_alpn_protocols(["h2"])
+    tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+    tls = trio.SSLStream(tcp, context, server_hostname="localhost")
+    with trio.fail_after(10):
+        await tls.do_handshake()
+        assert tls.selected_alpn_protocol() == "h2"
+        await tls.send_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        try:
+            assert await tls.receive_some(100) == b""
+        except trio.BrokenResourceError:
+            pass
+    await trio.aclose_forcefully(tls)
+    assert server.statistics().http2_connections_total == 0
