@@ -74,6 +74,8 @@ def parse_attributes_section(doc: str, section: str = "Attributes") -> dict[str,
 def _format_default(name: str, value: object, *, in_bytes: bool = False) -> str:
     if value is None:
         return "``None``"
+    if isinstance(value, bool):  # (before int: a bool is an int)
+        return f"``{value}``"
     if isinstance(value, int) and (in_bytes or name.endswith("_bytes")):
         for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
             if value % size == 0:

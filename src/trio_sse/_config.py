@@ -12,6 +12,9 @@ from typing import Final, final
 
 __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL",
+    "DEFAULT_HTTP2_CONTROL_FRAME_BUDGET",
+    "DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS",
+    "DEFAULT_HTTP2_RESET_BUDGET",
     "DEFAULT_KEEPALIVE_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_CONNECTIONS",
@@ -44,6 +47,9 @@ DEFAULT_TCP_KEEPALIVE_COUNT: Final = 3
 DEFAULT_TIMER_RESOLUTION: Final = 0.001
 DEFAULT_MEMORY_TRIM_INTERVAL: Final = 1.0
 DEFAULT_TLS_HANDSHAKE_TIMEOUT: Final = 10.0
+DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: Final = 100
+DEFAULT_HTTP2_RESET_BUDGET: Final = 100
+DEFAULT_HTTP2_CONTROL_FRAME_BUDGET: Final = 100
 
 
 @final
@@ -121,6 +127,22 @@ class Config:
             handshake once connected. A peer that does not (a scanner, a slowloris on
             the handshake, a plain-HTTP client) is disconnected, while the others are
             served meanwhile.
+        http2: Whether HTTP/2 is served: over TLS when the client picks ``h2`` by ALPN
+            (:func:`trio_sse.tls_context` offers it by default), and in cleartext when
+            the client starts with the HTTP/2 connection preface ("prior knowledge";
+            ``Upgrade: h2c`` is not supported). When ``False``, cleartext connections are
+            HTTP/1.1 only and a TLS connection that negotiated ``h2`` is closed: build
+            the context with ``alpn_protocols=("http/1.1",)`` then.
+        http2_max_concurrent_streams: HTTP/2 only: requests one connection may have in
+            progress at once (advertised as ``SETTINGS_MAX_CONCURRENT_STREAMS``; an event
+            stream counts for as long as it is open). Streams beyond it are refused with
+            ``RST_STREAM(REFUSED_STREAM)``.
+        http2_reset_budget: HTTP/2 only: streams a client may reset (``RST_STREAM``) per
+            second on one connection. Beyond it the connection is closed with
+            ``GOAWAY(ENHANCE_YOUR_CALM)`` (the "rapid reset" attack, CVE-2023-44487).
+        http2_control_frame_budget: HTTP/2 only: ``PING`` and ``SETTINGS`` frames a client
+            may send per second on one connection (each must be acknowledged). Beyond it
+            the connection is closed with ``GOAWAY(ENHANCE_YOUR_CALM)``.
     """
 
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
@@ -139,11 +161,19 @@ class Config:
     timer_resolution: float | None = DEFAULT_TIMER_RESOLUTION
     memory_trim_interval: float | None = DEFAULT_MEMORY_TRIM_INTERVAL
     tls_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT
+    http2: bool = True
+    http2_max_concurrent_streams: int = DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS
+    http2_reset_budget: int = DEFAULT_HTTP2_RESET_BUDGET
+    http2_control_frame_budget: int = DEFAULT_HTTP2_CONTROL_FRAME_BUDGET
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None and "None" in str(f.type):
+                continue
+            if f.type == "bool":
+                if not isinstance(value, bool):
+                    raise TypeError(f"{f.name}: must be a bool, not {type(value).__name__}")
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{f.name}: must be a number, not {type(value).__name__}")

@@ -58,6 +58,7 @@ from ._ws_session import run_session
 
 if TYPE_CHECKING:
     from ._context import ServerContext
+    from ._transport import Transport
 
 __all__ = ["HTTPConnection"]
 
@@ -70,14 +71,24 @@ _INTERNAL_ERROR: Final = Response("Internal Server Error\n", status=500)
 class HTTPConnection:
     """Serve one HTTP/1.1 client connection. Internal: created by :class:`trio_sse.Server`."""
 
-    __slots__ = ("_channel", "_config", "_context")
+    __slots__ = ("_channel", "_config", "_context", "_started")
 
     def __init__(
-        self, context: ServerContext, stream: trio.abc.Stream, client: tuple[str, int] | None
+        self,
+        context: ServerContext,
+        transport: Transport,
+        client: tuple[str, int] | None,
+        received: bytes | None = None,
+        started: float | None = None,
     ) -> None:
+        """*received*: the bytes of a first read already done (``b""``: EOF), begun at
+        *started*, which the first request's head deadline counts from."""
         self._context = context
         self._config = context.config
-        self._channel = H11Channel(context, stream, client)
+        self._channel = H11Channel(context, transport, client)
+        self._started = started
+        if received is not None:
+            self._channel.conn.receive_data(received)
 
     def begin_shutdown(self) -> None:
         """Stop keep-alive and interrupt an idle wait or a stream (sync; the server calls it)."""
@@ -96,6 +107,8 @@ class HTTPConnection:
         try:
             while True:
                 started = trio.current_time()
+                if first and self._started is not None:
+                    started = self._started
                 if not first and not conn.trailing_data[0]:
                     # Idle keep-alive: wait for the first byte of the next request, or close.
                     if context.shutting_down:

@@ -9,7 +9,8 @@ of the server's centre:
   state. Connections register here so a shutdown reaches each of them.
 * :class:`ResponseChannel`: "the stream this response is written to", the interface the
   body driver (``_body.py``) writes event streams and streamed bodies through. An HTTP/1.1
-  connection implements it (``_connection.py``); an HTTP/2 stream is the next one.
+  connection implements it (``_h11_channel.py``), and so does an HTTP/2 stream
+  (``_h2_stream.py``).
 * :class:`SessionHost`: what the WebSocket driver (``_ws_session.py``) needs from the
   connection it takes over.
 

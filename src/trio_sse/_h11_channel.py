@@ -19,11 +19,12 @@ import trio
 
 from ._context import Watch
 from ._exceptions import SlowClientError, StreamClosedError
-from ._transport import Transport, WriteLock
+from ._transport import WriteLock
 
 if TYPE_CHECKING:
     from ._context import ServerContext
     from ._stats import ServerStatistics
+    from ._transport import Transport
 
 __all__ = ["H11Channel"]
 
@@ -59,7 +60,7 @@ class H11Channel:
     )
 
     def __init__(
-        self, context: ServerContext, stream: trio.abc.Stream, client: tuple[str, int] | None
+        self, context: ServerContext, transport: Transport, client: tuple[str, int] | None
     ) -> None:
         config = context.config
         self._context = context
@@ -68,7 +69,7 @@ class H11Channel:
         self._max_pipelined = config.max_header_bytes
         self._write_lock = WriteLock()
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
-        self.transport = Transport(stream, config.send_timeout)
+        self.transport = transport
         self.interrupt: trio.CancelScope | None = None
         self.chunked = False
         self.body_bytes = 0

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Final, NoReturn, final
 import trio
 
 from ._config import Config
-from ._connection import HTTPConnection
 from ._context import ServerContext
 from ._memory import StormTracker, malloc_trim, trim_is_available
+from ._protocol import serve_connection
 from ._stats import ServerStatistics
 from ._timer import CURRENT_TIMER, TimerService
 from ._tls import tls_handshake
@@ -112,7 +112,7 @@ def _peer_of(stream: trio.abc.Stream) -> tuple[str, int] | None:
 
 @final
 class Server:
-    """An HTTP/1.1 server running one application, with live statistics.
+    """An HTTP/1.1 and HTTP/2 server running one application, with live statistics.
 
     Most programs call :func:`serve`, which creates a ``Server`` and hands it back through
     ``task_status``. Create one yourself to serve listeners you opened (for example a
@@ -337,12 +337,7 @@ class Server:
                         counters.tls_handshake_failures += 1
                         return
                     stream = tls
-                connection = HTTPConnection(context, stream, client)
-                context.connections.add(connection)
-                try:
-                    await connection.run()
-                finally:
-                    context.connections.discard(connection)
+                await serve_connection(context, stream, client)
             finally:
                 counters.connections_open -= 1
         finally:
@@ -383,7 +378,7 @@ async def serve(
     backlog: int | None = None,
     task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
-    """Serve *app* over HTTP/1.1 on *host*:*port* until cancelled.
+    """Serve *app* over HTTP/1.1 and HTTP/2 on *host*:*port* until cancelled.
 
     Works with ``nursery.start``, which returns the running :class:`Server` once the port
     is bound (pass ``port=0`` for a free port and read :attr:`Server.port`)::

@@ -60,6 +60,14 @@ class ServerStatistics:
         tls_handshake_failures: TLS connections dropped because the handshake failed
             (not TLS, no common protocol version or cipher) or did not finish within
             ``tls_handshake_timeout``.
+        http2_connections_total: Connections served with HTTP/2 since start (they are
+            counted in ``connections_total`` and ``connections_open`` too).
+        http2_streams_total: HTTP/2 request streams opened by clients since start
+            (refused ones included).
+        http2_streams_open: HTTP/2 request streams being served now.
+        http2_resets_received: HTTP/2 streams reset by the client (``RST_STREAM``).
+        http2_connection_errors: HTTP/2 connections closed with an error ``GOAWAY``
+            (malformed frames, flood and rapid-reset budgets exceeded).
         memory_trims: Times freed memory was given back to the OS after a storm of
             connections (see :attr:`Config.memory_trim_interval
             <trio_sse.Config.memory_trim_interval>`).
@@ -101,6 +109,19 @@ class ServerStatistics:
     tls_handshake_failures: int = _counter(
         "trio_sse_tls_handshake_failures_total",
         "TLS handshakes that failed or timed out.",
+    )
+    http2_connections_total: int = _counter(
+        "trio_sse_http2_connections_total", "Connections served with HTTP/2."
+    )
+    http2_streams_total: int = _counter(
+        "trio_sse_http2_streams_total", "HTTP/2 request streams opened by clients."
+    )
+    http2_streams_open: int = _gauge("trio_sse_http2_streams_open", "Open HTTP/2 request streams.")
+    http2_resets_received: int = _counter(
+        "trio_sse_http2_resets_received_total", "HTTP/2 streams reset by the client."
+    )
+    http2_connection_errors: int = _counter(
+        "trio_sse_http2_connection_errors_total", "HTTP/2 connections closed with an error GOAWAY."
     )
     memory_trims: int = _counter(
         "trio_sse_memory_trims_total", "Freed memory given back to the OS after a storm."

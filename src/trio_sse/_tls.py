@@ -19,10 +19,12 @@ import trio
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["ALPN_HTTP11", "tls_context", "tls_handshake"]
+__all__ = ["ALPN_H2", "ALPN_HTTP11", "tls_context", "tls_handshake"]
 
 #: The ALPN protocol id of HTTP/1.1 (RFC 7301).
 ALPN_HTTP11: Final = "http/1.1"
+#: The ALPN protocol id of HTTP/2 over TLS (RFC 9113 §3.2).
+ALPN_H2: Final = "h2"
 
 
 def tls_context(
@@ -30,7 +32,7 @@ def tls_context(
     keyfile: str | os.PathLike[str] | None = None,
     *,
     password: str | None = None,
-    alpn_protocols: Sequence[str] = (ALPN_HTTP11,),
+    alpn_protocols: Sequence[str] = (ALPN_H2, ALPN_HTTP11),
 ) -> ssl.SSLContext:
     """Build the SSL context of a TLS server: TLS 1.2 or later, with ALPN.
 
@@ -38,7 +40,9 @@ def tls_context(
         certfile: The PEM file of the certificate chain (leaf first).
         keyfile: The PEM file of the private key; ``None`` when *certfile* holds it too.
         password: The key's password, if it is encrypted.
-        alpn_protocols: The application protocols offered, in order of preference.
+        alpn_protocols: The application protocols offered, in order of preference: HTTP/2
+            first, then HTTP/1.1. Pass ``("http/1.1",)`` for a server whose
+            :attr:`Config.http2 <trio_sse.Config.http2>` is ``False``.
 
     Returns:
         A server-side ``ssl.SSLContext`` with Python's secure defaults (no compression,

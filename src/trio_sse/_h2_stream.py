@@ -1,0 +1,350 @@
+"""The HTTP/2 pieces a request stream writes through: the shared link and the stream.
+
+* :class:`H2Link`: one HTTP/2 connection's protocol state (an ``h2`` connection, server
+  side) and bytes (its :class:`~trio_sse._transport.Transport`). Every frame of every
+  stream goes out through :meth:`H2Link.flush`, which takes the connection's one write
+  lock: h2's state changes are synchronous, so whoever flushes writes everything queued so
+  far, in order. A write is shielded from the cancellation of the stream that started it
+  (a half-written frame would break every stream of the connection); ``send_timeout``
+  bounds it, and a failed write ends the whole connection.
+* :class:`H2Stream`: one request stream: the request as it arrives (headers, body), and
+  the :class:`~trio_sse._context.ResponseChannel` its response is written through. DATA
+  is split by the peer's maximum frame size and flow-control windows; a stream whose
+  window stays shut for ``send_timeout`` is reset and counted as a slow client.
+
+This file knows no application: the connection (``_h2_connection.py``) runs the reader loop
+and one task per stream.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import h2.connection
+import h2.errors
+import h2.exceptions
+import trio
+from hyperframe.frame import GoAwayFrame
+
+from ._context import Watch
+from ._exceptions import SlowClientError, StreamClosedError
+from ._transport import WriteLock
+
+if TYPE_CHECKING:
+    from ._context import ServerContext
+    from ._stats import ServerStatistics
+    from ._transport import Transport
+
+__all__ = ["H2Link", "H2Stream"]
+
+#: Response header fields that are meaningless in HTTP/2 and must not be sent
+#: (RFC 9113 §8.2.2).
+CONNECTION_SPECIFIC: Final = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
+)
+
+
+class H2Link:
+    """One HTTP/2 connection's h2 state and bytes, shared by its streams.
+
+    Attributes:
+        conn: The h2 connection (server side).
+        transport: The connection's bytes.
+        closing: Whether the server's ``GOAWAY`` was queued (shutdown): open streams
+            write their farewell and end, new streams are refused.
+        broken: Whether a write failed (the connection is being torn down).
+    """
+
+    __slots__ = (
+        "_context",
+        "_extra",
+        "_lock",
+        "_on_broken",
+        "broken",
+        "client",
+        "closing",
+        "conn",
+        "counters",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        context: ServerContext,
+        conn: h2.connection.H2Connection,
+        transport: Transport,
+        client: tuple[str, int] | None,
+        on_broken: trio.CancelScope,
+    ) -> None:
+        self._context = context
+        self.counters = context.counters
+        self.conn = conn
+        self.transport = transport
+        self.client = client
+        self._lock = WriteLock()
+        self._extra = b""
+        self._on_broken = on_broken
+        self.closing = False
+        self.broken = False
+
+    @property
+    def peer(self) -> str:
+        """The client's ``host:port`` for log messages (``"-"`` when unknown)."""
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether open streams should say farewell and end."""
+        return self.closing or self._context.shutting_down
+
+    @property
+    def config_send_timeout(self) -> float:
+        """How long a stream may wait for its flow-control window."""
+        return self.transport.send_timeout
+
+    def queue_goaway(self) -> None:
+        """Queue a graceful ``GOAWAY(NO_ERROR)`` naming the last stream we will serve.
+
+        Written by hand rather than with ``h2``'s ``close_connection``, after which h2
+        would refuse to send the open streams' farewells (its connection is then closed).
+        """
+        frame = GoAwayFrame(0)
+        frame.last_stream_id = self.conn.highest_inbound_stream_id
+        frame.error_code = h2.errors.ErrorCodes.NO_ERROR
+        self._extra += frame.serialize()
+        self.closing = True
+
+    async def flush(self) -> None:
+        """Write what h2 has queued (all streams' frames, in order), under the write lock.
+
+        Raises:
+            StreamClosedError: the connection is broken (the peer is gone or too slow).
+        """
+        lock = self._lock
+        await lock.acquire()
+        try:
+            data = self.conn.data_to_send()
+            if self._extra:
+                data += self._extra
+                self._extra = b""
+            if self.broken:
+                raise StreamClosedError("the connection is closed")
+            if data:
+                with trio.CancelScope(shield=True):  # see the module docstring
+                    await self.transport.write(data)
+        except SlowClientError as exc:
+            self.counters.slow_clients_dropped += 1
+            self._break()
+            raise StreamClosedError("the client did not read within send_timeout") from exc
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._break()
+            raise StreamClosedError("the client disconnected") from exc
+        finally:
+            lock.release()
+
+    def _break(self) -> None:
+        self.broken = True
+        self._on_broken.cancel()
+
+
+class H2Stream:
+    """One request stream: its request as it arrives, and its response channel.
+
+    Attributes:
+        stream_id: The HTTP/2 stream id.
+        headers: The request's header block as h2 decoded it (``bytes`` pairs).
+        body: The request body received so far.
+        body_size: Bytes of body received (also those dropped over the limit).
+        request_done: Set when the request has been received completely (END_STREAM).
+        scope: The cancel scope of the stream's task (a reset cancels it).
+        gone: Whether the peer reset the stream (or the connection is gone).
+        ended: Whether our side of the stream is closed (END_STREAM or RST_STREAM sent).
+        body_bytes: Response body bytes written (for the access log).
+    """
+
+    __slots__ = (
+        "_interrupt",
+        "_link",
+        "_lock",
+        "_window",
+        "body",
+        "body_bytes",
+        "body_size",
+        "ended",
+        "gone",
+        "headers",
+        "last_write",
+        "request_done",
+        "scope",
+        "stream_id",
+    )
+
+    def __init__(self, link: H2Link, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self._link = link
+        self.stream_id = stream_id
+        self.headers = headers
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.request_done = trio.Event()
+        self.scope = trio.CancelScope()
+        self.gone = False
+        self.ended = False
+        self.body_bytes = 0
+        self.last_write = trio.current_time()
+        self._lock = WriteLock()
+        self._window: trio.Event | None = None
+        self._interrupt: trio.CancelScope | None = None
+
+    # -- events from the reader loop (synchronous) -----------------------------------------
+
+    def window_opened(self) -> None:
+        """The peer raised a window (this stream's, the connection's or the initial)."""
+        if self._window is not None:
+            self._window.set()
+
+    def peer_gone(self) -> None:
+        """The peer reset the stream, or the connection is gone: stop it at once.
+
+        A streamed body in progress sees :attr:`Watch.PEER_GONE` (so the body driver
+        counts the disconnect and cancels its producer); anything else is cancelled.
+        """
+        self.gone = True
+        self.ended = True
+        self.window_opened()
+        if self._interrupt is not None:
+            self._interrupt.cancel()
+        else:
+            self.scope.cancel()
+
+    def begin_shutdown(self) -> None:
+        """Interrupt a streamed body's watch, so it writes its farewell and ends."""
+        if self._interrupt is not None:
+            self._interrupt.cancel()
+
+    # -- writing (the stream's task) --------------------------------------------------------
+
+    async def send_headers(self, headers: list[tuple[bytes, bytes]], *, end: bool) -> None:
+        """Send the response head (*end*: and end the stream)."""
+        if self.gone or self._link.broken:
+            raise StreamClosedError("the stream was reset")
+        try:
+            self._link.conn.send_headers(self.stream_id, headers, end_stream=end)
+        except h2.exceptions.ProtocolError as exc:  # e.g. after an error GOAWAY
+            raise StreamClosedError("the stream is closed") from exc
+        self.ended = end
+        await self._link.flush()
+
+    async def send_data(self, data: bytes, *, end: bool) -> None:
+        """Send *data* as DATA frames within the windows (*end*: and end the stream).
+
+        Raises:
+            StreamClosedError: the stream was reset or the connection is gone.
+            SlowClientError: the window stayed shut for ``send_timeout`` (the stream is
+                reset).
+        """
+        link = self._link
+        conn = link.conn
+        sid = self.stream_id
+        while True:
+            if self.gone or self.ended or link.broken:
+                raise StreamClosedError("the stream is closed")
+            try:
+                if not data:
+                    if end:
+                        conn.end_stream(sid)
+                        self.ended = True
+                        await link.flush()
+                    return
+                window = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+                if window > 0:
+                    chunk, data = data[:window], data[window:]
+                    conn.send_data(sid, chunk, end_stream=end and not data)
+                    if end and not data:
+                        self.ended = True
+            except h2.exceptions.ProtocolError as exc:  # the stream or connection closed
+                raise StreamClosedError("the stream is closed") from exc
+            if window <= 0:
+                await self._wait_window()
+                continue
+            await link.flush()
+            if not data:
+                return
+
+    async def _wait_window(self) -> None:
+        self._window = event = trio.Event()
+        with trio.move_on_after(self._link.config_send_timeout) as timer:
+            await event.wait()
+        self._window = None
+        if timer.cancelled_caught:
+            self._link.counters.slow_clients_dropped += 1
+            self.reset(h2.errors.ErrorCodes.CANCEL)
+            await self._link.flush()
+            raise SlowClientError("the client's flow-control window stayed shut")
+
+    def reset(self, code: h2.errors.ErrorCodes = h2.errors.ErrorCodes.CANCEL) -> None:
+        """Reset the stream from our side (queued; the next flush writes it)."""
+        if self.ended and self.gone:
+            return
+        self.ended = True
+        try:
+            self._link.conn.reset_stream(self.stream_id, code)
+        except h2.exceptions.ProtocolError:  # closed already, or the whole connection
+            pass
+
+    # -- the ResponseChannel of a streamed body (see _context.py) ---------------------------
+
+    @property
+    def counters(self) -> ServerStatistics:
+        """The server's live counters."""
+        return self._link.counters
+
+    @property
+    def peer(self) -> str:
+        """The client's ``host:port`` for log messages."""
+        return self._link.peer
+
+    @property
+    def idle_since(self) -> float | None:
+        """When the last body write ended; ``None`` while one is under way."""
+        return None if self._lock.held else self.last_write
+
+    async def write_body(self, data: bytes) -> None:
+        """Write one piece of the body, flushed; serialised with heartbeats and farewell."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        lock = self._lock
+        await lock.acquire()
+        try:
+            await self.send_data(data, end=False)
+            self.last_write = trio.current_time()
+            self.body_bytes += len(data)
+        finally:
+            lock.release()
+
+    async def end_body(self) -> None:
+        """End the stream (END_STREAM). Never raises."""
+        if self.ended:
+            return
+        try:
+            await self.send_data(b"", end=True)
+        except StreamClosedError:
+            pass
+
+    async def watch(self, deadline: float) -> Watch:
+        """Wait until the peer resets the stream, shutdown, or *deadline*."""
+        if self.gone:
+            return Watch.PEER_GONE
+        if self._link.shutting_down:
+            return Watch.SHUTDOWN
+        with trio.CancelScope(deadline=deadline) as scope:
+            self._interrupt = scope
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._interrupt = None
+        return self._woken(deadline)
+
+    def _woken(self, deadline: float) -> Watch:
+        """Why :meth:`watch`'s wait ended: a reset, the deadline, else shutdown."""
+        if self.gone:
+            return Watch.PEER_GONE
+        return Watch.DEADLINE if trio.current_time() >= deadline else Watch.SHUTDOWN

@@ -1,0 +1,159 @@
+"""HTTP/2 pieces that do no I/O: the preface, guards and budgets, header blocks.
+
+The connection (``_h2_connection.py``) uses them: :class:`ServerH2Connection` is h2's
+connection with the stream limit left to us, :class:`FrameSizeGuard` and :class:`Budget`
+bound what a peer can make us buffer or do, and the functions convert header blocks
+between h2 and the server's requests and responses.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import h2.connection
+import h2.events
+import trio
+
+from ._h2_stream import CONNECTION_SPECIFIC
+from ._http11 import NO_BODY_STATUSES, HTTPError, http_date
+
+__all__ = [
+    "PREFACE",
+    "Budget",
+    "FrameSizeGuard",
+    "ServerH2Connection",
+    "bytes_headers",
+    "request_head",
+    "response_head",
+]
+
+#: The client connection preface of HTTP/2 (RFC 9113 §3.4).
+PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+class FrameSizeGuard:
+    """Checks each frame's declared length as its header arrives.
+
+    h2 checks a frame's length against ``SETTINGS_MAX_FRAME_SIZE`` only once the whole
+    frame is buffered, so a peer declaring 16 MiB frames could make it buffer that much
+    per connection; this walks the frame headers of the byte stream first.
+    """
+
+    __slots__ = ("_head", "_skip")
+
+    def __init__(self) -> None:
+        self._skip = len(PREFACE)  # bytes to pass over before the next frame header
+        self._head = b""
+
+    def check(self, data: bytes, limit: int) -> bool:
+        """Walk *data*; ``False`` when a frame declares more than *limit* bytes."""
+        i, n = 0, len(data)
+        while i < n:
+            if self._skip:
+                step = min(self._skip, n - i)
+                self._skip -= step
+                i += step
+                continue
+            take = data[i : i + 9 - len(self._head)]
+            self._head += take
+            i += len(take)
+            if len(self._head) == 9:
+                length = int.from_bytes(self._head[:3], "big")
+                if length > limit:
+                    return False
+                self._skip = length
+                self._head = b""
+        return True
+
+
+class Budget:
+    """At most *limit* occurrences per second (a fixed one-second window)."""
+
+    __slots__ = ("_ends", "_limit", "_used")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._ends = -1.0
+
+    def spend(self) -> bool:
+        """Count one occurrence; ``True`` when the budget is exceeded."""
+        now = trio.current_time()
+        if now >= self._ends:
+            self._ends = now + 1.0
+            self._used = 0
+        self._used += 1
+        return self._used > self._limit
+
+
+class ServerH2Connection(h2.connection.H2Connection):
+    """h2's connection, leaving ``SETTINGS_MAX_CONCURRENT_STREAMS`` to us.
+
+    h2 treats a stream beyond the limit as a connection error; we refuse that stream
+    alone (``REFUSED_STREAM``, RFC 9113 §5.1.2), and count by our own streams' tasks.
+    """
+
+    @property
+    def open_inbound_streams(self) -> int:
+        """Always 0 for h2's own check (the count still prunes h2's closed streams)."""
+        h2.connection.H2Connection.open_inbound_streams.fget(self)  # type: ignore[attr-defined]
+        return 0
+
+
+def request_head(
+    headers: list[tuple[bytes, bytes]], max_header_bytes: int
+) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+    """``(method, target, fields)`` of a request's header block: the pseudo-header
+    fields taken out, ``cookie`` fields joined, ``host`` from ``:authority``.
+
+    Raises:
+        HTTPError: ``431`` over *max_header_bytes*, ``501`` without ``:method`` and
+            ``:path`` (``CONNECT``).
+    """
+    method = target = authority = b""
+    fields: list[tuple[bytes, bytes]] = []
+    cookies: list[bytes] = []
+    size = 0
+    for name, value in headers:
+        size += len(name) + len(value) + 4
+        if name[:1] == b":":
+            if name == b":method":
+                method = value
+            elif name == b":path":
+                target = value
+            elif name == b":authority":
+                authority = value
+        elif name == b"cookie":  # split into several fields by HPACK (RFC 9113 §8.2.3)
+            cookies.append(value)
+        else:
+            fields.append((name, value))
+    if size > max_header_bytes:
+        raise HTTPError(431, "request head too large")
+    if not method or not target:  # e.g. CONNECT
+        raise HTTPError(501, "method not supported over HTTP/2")
+    if cookies:
+        fields.append((b"cookie", b"; ".join(cookies)))
+    if authority and not any(name == b"host" for name, _ in fields):
+        fields.insert(0, (b"host", authority))
+    return method, target, fields
+
+
+def response_head(
+    status: int, fields: list[tuple[bytes, bytes]], length: int | None
+) -> list[tuple[bytes, bytes]]:
+    """An HTTP/2 response header block: ``:status``, the fields (lowercase names, no
+    connection-specific ones), ``date`` and, when known, ``content-length``."""
+    head = [(b":status", b"%d" % status)]
+    for name, value in fields:
+        lower = name.lower()
+        if lower not in CONNECTION_SPECIFIC:
+            head.append((lower, value))
+    head.append((b"date", http_date()))
+    if length is not None and status not in NO_BODY_STATUSES:
+        head.append((b"content-length", b"%d" % length))
+    return head
+
+
+def bytes_headers(event: h2.events.RequestReceived) -> list[tuple[bytes, bytes]]:
+    """The request's header block (h2 decodes nothing: ``header_encoding=None``)."""
+    return [(bytes(n), bytes(v)) for n, v in event.headers]

@@ -1,0 +1,178 @@
+"""An HTTP/2 test client over a memory stream, driven by h2's client-side connection.
+
+A reader task feeds every received byte to h2 and records the events by stream; tests
+wait for conditions with :meth:`H2TestClient.wait_for` (bounded by ``trio.fail_after`` on
+the caller's clock: no real sleeps).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+import trio
+import trio.testing
+from h2.frame_buffer import FrameBuffer
+from hyperframe.frame import DataFrame, GoAwayFrame, RstStreamFrame
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    import trio_sse
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+class H2TestClient:
+    """One HTTP/2 connection to a server, as a client.
+
+    Attributes:
+        conn: The client-side h2 connection.
+        headers: Response header blocks by stream id.
+        data: Response bodies received so far, by stream id.
+        ended: Streams the server ended (END_STREAM).
+        resets: Error codes of the streams the server reset, by stream id.
+        goaway: The server's GOAWAY, if any.
+        eof: Whether the server closed the connection.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        auto_ack: bool = True,
+        settings: dict[h2.settings.SettingCodes, int] | None = None,
+    ) -> None:
+        self.stream = stream
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding=None)
+        )
+        if settings:
+            self.conn.local_settings = h2.settings.Settings(client=True, initial_values=settings)
+        self.auto_ack = auto_ack
+        self.headers: dict[int, dict[bytes, bytes]] = {}
+        self.data: dict[int, bytearray] = {}
+        self.ended: set[int] = set()
+        self.resets: dict[int, int] = {}
+        self.goaway: h2.events.ConnectionTerminated | None = None
+        self.eof = False
+        self._changed = trio.Event()
+        self._send_lock = trio.StrictFIFOLock()
+        # Frames are split here and fed to h2 one by one until the server's GOAWAY; after
+        # it h2 refuses everything, so the streams' last frames are read here instead.
+        self._frames = FrameBuffer(server=False)
+        self._frames.max_frame_size = 1 << 24
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.conn.initiate_connection()
+        await self.flush()
+        nursery.start_soon(self._read)
+
+    async def flush(self) -> None:
+        async with self._send_lock:
+            data = self.conn.data_to_send()
+            if data:
+                try:
+                    await self.stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                data = await self.stream.receive_some(65536)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                self.eof = True
+                self._changed.set()
+                return
+            self._frames.add_data(data)
+            for frame in self._frames:
+                if self.goaway is None:
+                    for event in self.conn.receive_data(frame.serialize()):
+                        self._record(event)
+                elif isinstance(frame, DataFrame):
+                    self.data.setdefault(frame.stream_id, bytearray()).extend(frame.data)
+                    if "END_STREAM" in frame.flags:
+                        self.ended.add(frame.stream_id)
+                elif isinstance(frame, RstStreamFrame):
+                    self.resets[frame.stream_id] = frame.error_code
+                elif isinstance(frame, GoAwayFrame):
+                    pass
+            await self.flush()
+            self._changed.set()
+            self._changed = trio.Event()
+
+    def _record(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.ResponseReceived):
+            self.headers[event.stream_id] = {bytes(n): bytes(v) for n, v in event.headers}
+        elif isinstance(event, h2.events.DataReceived):
+            self.data.setdefault(event.stream_id, bytearray()).extend(event.data)
+            if self.auto_ack and event.stream_id in self.conn.streams:
+                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.StreamEnded):
+            self.ended.add(event.stream_id)
+        elif isinstance(event, h2.events.StreamReset):
+            self.resets[event.stream_id] = int(event.error_code or 0)
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.goaway = event
+
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            if self.eof:
+                raise AssertionError("the server closed the connection")
+            await self._changed.wait()
+
+    async def request(
+        self,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        flush: bool = True,
+    ) -> int:
+        """Send a request; return its stream id."""
+        sid = self.conn.get_next_available_stream_id()
+        fields = [
+            (b":method", method.encode()),
+            (b":scheme", b"http"),
+            (b":authority", b"test"),
+            (b":path", path.encode()),
+            *((n.encode(), v.encode()) for n, v in headers),
+        ]
+        self.conn.send_headers(sid, fields, end_stream=not body)
+        if body:
+            self.conn.send_data(sid, body, end_stream=True)
+        if flush:
+            await self.flush()
+        return sid
+
+    async def get(self, path: str = "/", **kwargs: object) -> tuple[dict[bytes, bytes], bytes]:
+        """A complete request: (response headers, body)."""
+        sid = await self.request(path, **kwargs)  # type: ignore[arg-type]
+        await self.wait_for(lambda: sid in self.ended or sid in self.resets)
+        return self.headers.get(sid, {}), bytes(self.data.get(sid, b""))
+
+    async def reset(self, sid: int) -> None:
+        self.conn.reset_stream(sid)
+        await self.flush()
+
+    def events_of(self, sid: int) -> int:
+        return bytes(self.data.get(sid, b"")).count(b"\n\n")
+
+
+async def open_h2_client(
+    nursery: trio.Nursery, server: trio_sse.Server, **kwargs: object
+) -> H2TestClient:
+    """Connect a new :class:`H2TestClient` to *server* over a memory stream (cleartext,
+    prior knowledge)."""
+    client_end, server_end = trio.testing.memory_stream_pair()
+    nursery.start_soon(server.serve_stream, server_end)
+    client = H2TestClient(client_end, **kwargs)  # type: ignore[arg-type]
+    await client.start(nursery)
+    return client

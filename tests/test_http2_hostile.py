@@ -1,0 +1,264 @@
+"""HTTP/2 peers that misbehave: rapid resets, floods, garbage, silence, failing handlers.
+
+Each test checks the answer on the wire (GOAWAY and its error code, a reset, a status),
+that nothing is left running, that nothing was logged at error level for the peer's
+fault, and, where it matters, that another connection to the same server is unaffected.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import h2.errors
+import pytest
+import trio
+import trio.testing
+
+import trio_sse
+
+from .h2_client import PREFACE, H2TestClient, open_h2_client
+from .test_http2 import h2_app
+
+SSE = [("accept", "text/event-stream")]
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def assert_server_still_serves(nursery: trio.Nursery, server: trio_sse.Server) -> None:
+    other = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        assert (await other.get("/"))[1] == b"ok 2"
+
+
+def all_quiet(server: trio_sse.Server, connections_open: int = 0) -> None:
+    stats = server.statistics()
+    assert stats.tickers_active == 0
+    assert stats.http2_streams_open == 0
+    assert stats.event_streams_open == 0
+    assert stats.connections_open == connections_open
+
+
+async def test_rapid_reset_gets_goaway_enhance_your_calm(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(http2_reset_budget=10))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        for _ in range(11):  # (CVE-2023-44487: open and cancel at once, in one write)
+            sid = await client.request("/ticker", flush=False)
+            client.conn.reset_stream(sid)
+        await client.flush()
+        await client.wait_for(lambda: client.goaway is not None)
+        await client.wait_for(lambda: client.eof)
+        await trio.testing.wait_all_tasks_blocked()
+    assert client.goaway is not None
+    assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    stats = server.statistics()
+    assert stats.http2_resets_received == 11
+    assert stats.http2_connection_errors == 1
+    all_quiet(server)
+    no_errors_logged(caplog)
+    await assert_server_still_serves(nursery, server)
+
+
+async def test_resets_within_the_budget_are_fine(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(http2_reset_budget=10))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(60):
+        for _ in range(3):  # 10 a second, three seconds in a row
+            for _ in range(10):
+                sid = await client.request("/ticker", flush=False)
+                client.conn.reset_stream(sid)
+            await client.flush()
+            await trio.sleep(1)
+        assert (await client.get("/"))[1] == b"ok 2"
+    assert client.goaway is None
+    assert server.statistics().http2_resets_received == 30
+
+
+@pytest.mark.parametrize("kind", ["ping", "settings"])
+async def test_control_frame_flood_gets_goaway(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(http2_control_frame_budget=20))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        for n in range(25):
+            if kind == "ping":
+                client.conn.ping(n.to_bytes(8, "big"))
+            else:
+                client.conn.update_settings({h2.settings.SettingCodes.ENABLE_PUSH: 0})
+        await client.flush()
+        await client.wait_for(lambda: client.goaway is not None)
+    assert client.goaway is not None
+    assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    no_errors_logged(caplog)
+    await assert_server_still_serves(nursery, server)
+
+
+@pytest.mark.parametrize(
+    ("garbage", "code"),
+    [
+        # a PING on a stream: a connection error (RFC 9113 §6.7)
+        (b"\x00\x00\x08\x06\x00\x00\x00\x00\x01abcdefgh", h2.errors.ErrorCodes.PROTOCOL_ERROR),
+        # a frame longer than SETTINGS_MAX_FRAME_SIZE
+        (b"\xff" * 64, h2.errors.ErrorCodes.FRAME_SIZE_ERROR),
+        # DATA on a stream never opened
+        (b"\x00\x00\x02\x00\x00\x00\x00\x00\x05hi", h2.errors.ErrorCodes.PROTOCOL_ERROR),
+    ],
+)
+async def test_garbage_frames_get_goaway_and_no_traceback(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    garbage: bytes,
+    code: h2.errors.ErrorCodes,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trio_sse")
+    server = trio_sse.Server(h2_app())
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        sid = await client.request("/ticker")
+        await client.wait_for(lambda: client.events_of(sid) >= 1)
+        await client.stream.send_all(garbage)
+        await client.wait_for(lambda: client.goaway is not None)
+        await client.wait_for(lambda: client.eof)
+        await trio.testing.wait_all_tasks_blocked()
+    assert client.goaway is not None
+    assert client.goaway.error_code == code
+    assert server.statistics().http2_connection_errors == 1
+    all_quiet(server)
+    no_errors_logged(caplog)
+    assert any("closing HTTP/2 connection" in r.getMessage() for r in caplog.records)
+    await assert_server_still_serves(nursery, server)
+
+
+async def test_garbage_instead_of_frames_right_after_the_preface(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = trio_sse.Server(h2_app())
+    client_end, server_end = trio.testing.memory_stream_pair()
+    nursery.start_soon(server.serve_stream, server_end)
+    await client_end.send_all(PREFACE + b"\x00\x00\x01\x04\x00\x00\x00\x00\x00x")  # bad SETTINGS
+    with trio.fail_after(5):
+        received = b""
+        while chunk := await client_end.receive_some(65536):
+            received += chunk
+    assert b"\x07\x00\x00\x00\x00\x00" in received  # a GOAWAY frame header
+    no_errors_logged(caplog)
+    all_quiet(server)
+
+
+async def test_idle_connection_closes_after_keepalive_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(keepalive_timeout=5))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(30):
+        assert (await client.get("/"))[1] == b"ok 2"
+        idle_from = trio.current_time()
+        await client.wait_for(lambda: client.goaway is not None)
+        assert trio.current_time() - idle_from == pytest.approx(5)
+        await client.wait_for(lambda: client.eof)
+    assert client.goaway is not None
+    assert client.goaway.error_code == h2.errors.ErrorCodes.NO_ERROR
+
+
+async def test_event_stream_keeps_the_connection_past_keepalive_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(keepalive_timeout=5))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(60):
+        sid = await client.request("/ticker")
+        await client.wait_for(lambda: client.events_of(sid) >= 20)
+    assert client.goaway is None
+    assert server.statistics().tickers_active == 1
+
+
+async def test_slow_request_body_gets_408(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(request_body_timeout=3))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(30):
+        sid = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(
+            sid,
+            [
+                (b":method", b"POST"),
+                (b":scheme", b"http"),
+                (b":authority", b"t"),
+                (b":path", b"/echo"),
+            ],
+        )
+        await client.flush()
+        start = trio.current_time()
+        await client.wait_for(lambda: sid in client.headers)
+        assert trio.current_time() - start == pytest.approx(3)
+        await client.wait_for(lambda: sid in client.resets)  # "stop sending the body"
+        await trio.testing.wait_all_tasks_blocked()
+    assert client.headers[sid][b":status"] == b"408"
+    assert client.resets[sid] == h2.errors.ErrorCodes.NO_ERROR
+    all_quiet(server, connections_open=1)
+
+
+async def test_failing_handler_and_producer(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(stream: trio_sse.EventStream) -> None:
+        await stream.send(trio_sse.ServerSentEvent("one"))
+        raise RuntimeError("producer bug")
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        if request.path == "/stream":
+            return trio_sse.EventStreamResponse(broken)
+        raise RuntimeError("handler bug")
+
+    server = trio_sse.Server(app)
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        headers, _ = await client.get("/")
+        assert headers[b":status"] == b"500"
+        sid = await client.request("/stream")
+        await client.wait_for(lambda: sid in client.resets)  # aborted, not ended cleanly
+    assert client.events_of(sid) == 1
+    assert sid not in client.ended
+    stats = server.statistics()
+    assert stats.handler_errors == 2
+    all_quiet(server, connections_open=1)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        "handler failed for GET /",
+        "stream producer failed for client -",
+    ]
+    assert (await client.get("/stream"))[0][b":status"] == b"200"  # the connection lives on
+
+
+async def test_preface_split_over_reads_is_still_http2(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app())
+    client_end, server_end = trio.testing.memory_stream_pair()
+    nursery.start_soon(server.serve_stream, server_end)
+    client = H2TestClient(client_end)
+    client.conn.initiate_connection()
+    data = client.conn.data_to_send()
+    for i in range(0, len(data), 5):
+        await client_end.send_all(data[i : i + 5])
+        await trio.testing.wait_all_tasks_blocked()
+    nursery.start_soon(client._read)
+    with trio.fail_after(5):
+        assert (await client.get("/"))[1] == b"ok 2"
