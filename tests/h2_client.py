@@ -18,10 +18,12 @@ import trio.testing
 from h2.frame_buffer import FrameBuffer
 from hyperframe.frame import DataFrame, GoAwayFrame, RstStreamFrame
 
+import trio_sse
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    import trio_sse
+    import trio_websocket
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -176,3 +178,68 @@ async def open_h2_client(
     client = H2TestClient(client_end, **kwargs)  # type: ignore[arg-type]
     await client.start(nursery)
     return client
+
+
+# -- the app the HTTP/2 tests serve ----------------------------------------------------------
+
+SSE = [("accept", "text/event-stream")]
+
+
+async def ticker(stream: trio_sse.EventStream) -> None:
+    n = 0
+    while True:
+        n += 1
+        await stream.send(trio_sse.ServerSentEvent(f"tick {n}", id=str(n)))
+        await trio.sleep(1)
+
+
+async def three(stream: trio_sse.EventStream) -> None:
+    for n in range(1, 4):
+        await trio.sleep(0.01)
+        await stream.send(trio_sse.ServerSentEvent("hello", id=str(n)))
+
+
+def h2_app() -> trio_sse.Router:
+    router = trio_sse.Router()
+
+    @router.route("/")
+    async def index(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        if trio_sse.accepts_event_stream(request):
+            return trio_sse.EventStreamResponse(three)
+        return trio_sse.Response(f"ok {request.http_version}")
+
+    @router.route("/ticker")
+    async def ticks(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(
+            ticker, farewell=trio_sse.ServerSentEvent("bye", event="shutdown")
+        )
+
+    @router.route("/big")
+    async def big(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.Response(b"x" * 200_000, headers={"keep-alive": "timeout=5"})
+
+    @router.route("/echo", methods=["POST"])
+    async def echo(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.Response(request.body + b"|" + request.headers.get("host", "").encode())
+
+    @router.route("/chunks")
+    async def chunks(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.StreamingResponse([b"a", b"b", b"c"])
+
+    async def never(request: trio_sse.Request, ws: trio_websocket.WebSocketConnection) -> None:
+        raise AssertionError("never reached over HTTP/2")
+
+    router.websocket("/ws")(never)
+
+    @router.route("/ws-direct")
+    async def ws_direct(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.WebSocketResponse(never)
+
+    return router
+
+
+async def start(
+    nursery: trio.Nursery, config: trio_sse.Config | None = None, **kwargs: object
+) -> tuple[trio_sse.Server, H2TestClient]:
+    server = trio_sse.Server(h2_app(), config=config)
+    return server, await open_h2_client(nursery, server, **kwargs)

@@ -16,8 +16,7 @@ import trio.testing
 
 import trio_sse
 
-from .h2_client import PREFACE, H2TestClient, open_h2_client
-from .test_http2 import h2_app
+from ..h2_client import PREFACE, H2TestClient, h2_app, open_h2_client
 
 SSE = [("accept", "text/event-stream")]
 

@@ -1,0 +1,150 @@
+"""HTTP/2 with real clients on loopback: curl (prior knowledge, and ALPN over TLS) and
+Node's ``http2`` module."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import ssl as ssl_module
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import trio
+import trustme
+
+import trio_sse
+
+from ..h2_client import h2_app
+
+if TYPE_CHECKING:
+    import ssl
+
+# -- real clients on loopback -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server_context(ca: trustme.CA, tmp_path: Path) -> ssl.SSLContext:
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    return trio_sse.tls_context(certfile, keyfile)
+
+
+async def curl(*args: str) -> bytes:
+    result = await trio.run_process(
+        ["curl", "-sS", "--max-time", "10", "--write-out", "|%{http_version}", *args],
+        capture_stdout=True,
+        capture_stderr=True,
+    )
+    return result.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+async def test_curl_prior_knowledge(nursery: trio.Nursery) -> None:
+    server = await nursery.start(functools.partial(trio_sse.serve, h2_app(), "127.0.0.1", 0))
+    url = f"http://127.0.0.1:{server.port}/"
+    assert await curl("--http2-prior-knowledge", url) == b"ok 2|2"
+    events = await curl("--http2-prior-knowledge", "-N", "-H", "Accept: text/event-stream", url)
+    assert events.count(b"data: hello\n") == 3
+    assert events.endswith(b"|2")
+    assert await curl(url) == b"ok 1.1|1.1"  # and HTTP/1.1 on the same port
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+async def test_curl_http2_over_tls(
+    nursery: trio.Nursery, tls_server_context: ssl.SSLContext, ca: trustme.CA, tmp_path: Path
+) -> None:
+    server = await nursery.start(
+        functools.partial(trio_sse.serve, h2_app(), "127.0.0.1", 0, ssl_context=tls_server_context)
+    )
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    url = f"https://localhost:{server.port}/"
+    assert await curl("--http2", "--cacert", str(cafile), url) == b"ok 2|2"
+    events = await curl(
+        "--http2", "-N", "--cacert", str(cafile), "-H", "Accept: text/event-stream", url
+    )
+    assert events.count(b"data: hello\n") == 3
+    assert events.endswith(b"|2")
+    assert await curl("--http1.1", "--cacert", str(cafile), url) == b"ok 1.1|1.1"
+    assert server.statistics().http2_connections_total == 2
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+async def test_node_three_streams_on_one_connection_one_reset(nursery: trio.Nursery) -> None:
+    config = trio_sse.Config(timer_resolution=None)
+    server = await nursery.start(
+        functools.partial(trio_sse.serve, fast_app(), "127.0.0.1", 0, config=config)
+    )
+    script = Path(__file__).parent / "js" / "h2_three_streams.js"
+    with trio.fail_after(20):
+        result = await trio.run_process(
+            ["node", str(script), f"http://127.0.0.1:{server.port}"],
+            capture_stdout=True,
+            capture_stderr=True,
+        )
+        counts = json.loads(result.stdout)["counts"]
+        assert counts[0] >= 1
+        assert min(counts[1:]) >= 3
+        while server.statistics().connections_open:  # the client's close reaches us
+            await trio.sleep(0.01)
+    stats = server.statistics()
+    assert stats.http2_connections_total == 1
+    assert stats.http2_streams_total == 3
+    assert stats.http2_resets_received >= 1
+    assert stats.tickers_active == 0
+
+
+def fast_app() -> trio_sse.Router:
+    router = trio_sse.Router()
+
+    async def fast_ticker(stream: trio_sse.EventStream) -> None:
+        n = 0
+        while True:
+            n += 1
+            await stream.send(trio_sse.ServerSentEvent(f"tick {n}"))
+            await trio.sleep(0.02)
+
+    @router.route("/ticker")
+    async def ticks(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(fast_ticker)
+
+    return router
+
+
+async def test_tls_h2_with_http2_off_is_closed(
+    nursery: trio.Nursery, tls_server_context: ssl.SSLContext, ca: trustme.CA
+) -> None:
+    server = await nursery.start(
+        functools.partial(
+            trio_sse.serve,
+            h2_app(),
+            "127.0.0.1",
+            0,
+            config=trio_sse.Config(http2=False),
+            ssl_context=tls_server_context,
+        )
+    )
+    context = ssl_module.create_default_context()
+    ca.configure_trust(context)
+    context.set_alpn_protocols(["h2"])
+    tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+    tls = trio.SSLStream(tcp, context, server_hostname="localhost")
+    with trio.fail_after(10):
+        await tls.do_handshake()
+        assert tls.selected_alpn_protocol() == "h2"
+        await tls.send_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        try:
+            assert await tls.receive_some(100) == b""
+        except trio.BrokenResourceError:
+            pass
+    await trio.aclose_forcefully(tls)
+    assert server.statistics().http2_connections_total == 0
