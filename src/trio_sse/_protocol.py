@@ -1,6 +1,6 @@
 """Which HTTP a connection speaks: ALPN over TLS, the HTTP/2 preface in cleartext.
 
-After the TLS handshake (if any), :func:`serve_connection` picks the driver:
+After the TLS handshake (if any), :func:`open_connection` picks the driver:
 
 * TLS with ALPN ``h2``: HTTP/2 (``_h2_connection.py``);
 * otherwise, the first read decides: bytes starting with the HTTP/2 connection preface
@@ -29,17 +29,17 @@ from ._transport import Transport
 if TYPE_CHECKING:
     from ._context import ServerContext
 
-__all__ = ["serve_connection"]
+__all__ = ["open_connection"]
 
 logger = logging.getLogger("trio_sse")
 
 
-async def serve_connection(
+async def open_connection(
     context: ServerContext, stream: trio.abc.Stream, client: tuple[str, int] | None
-) -> None:
-    """Serve *stream* with the HTTP version it speaks, until it closes.
-
-    Never raises ``Exception``; the caller closes *stream*.
+) -> HTTPConnection | HTTP2Connection | None:
+    """The connection object that serves *stream* (its ``run()`` is the caller's to await:
+    this frame is gone by then, one frame fewer on every open stream's stack), or
+    ``None`` when there is nothing to serve. Never raises ``Exception``.
     """
     config = context.config
     transport = Transport(stream, config.send_timeout)
@@ -48,7 +48,7 @@ async def serve_connection(
     if alpn == ALPN_H2:
         if not config.http2:
             logger.warning("closing a TLS connection that negotiated h2: Config.http2 is off")
-            return
+            return None
         connection = HTTP2Connection(context, transport, client)
     elif not config.http2 or alpn is not None:
         connection = HTTPConnection(context, transport, client)
@@ -65,13 +65,9 @@ async def serve_connection(
                     if not more:
                         break
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
+            return None
         if received is not None and received.startswith(PREFACE):
             connection = HTTP2Connection(context, transport, client, received)
         else:
             connection = HTTPConnection(context, transport, client, received, started)
-    context.connections.add(connection)
-    try:
-        await connection.run()
-    finally:
-        context.connections.discard(connection)
+    return connection

@@ -32,7 +32,7 @@ import trio
 from ._config import Config
 from ._context import ServerContext
 from ._memory import StormTracker, malloc_trim, trim_is_available
-from ._protocol import serve_connection
+from ._protocol import open_connection
 from ._stats import ServerStatistics
 from ._timer import CURRENT_TIMER, TimerService
 from ._tls import tls_handshake
@@ -337,7 +337,14 @@ class Server:
                         counters.tls_handshake_failures += 1
                         return
                     stream = tls
-                await serve_connection(context, stream, client)
+                connection = await open_connection(context, stream, client)
+                if connection is None:
+                    return
+                context.connections.add(connection)
+                try:
+                    await connection.run()
+                finally:
+                    context.connections.discard(connection)
             finally:
                 counters.connections_open -= 1
         finally:
