@@ -39,6 +39,8 @@ class H2TestClient:
         resets: Error codes of the streams the server reset, by stream id.
         goaway: The server's GOAWAY, if any.
         eof: Whether the server closed the connection.
+        pings: Times the server sent a PING (h2 queues the ACK; :meth:`mute` drops it).
+        muted: Whether the client has stopped writing (:meth:`mute`).
     """
 
     def __init__(
@@ -61,6 +63,8 @@ class H2TestClient:
         self.resets: dict[int, int] = {}
         self.goaway: h2.events.ConnectionTerminated | None = None
         self.eof = False
+        self.pings = 0
+        self.muted = False
         self._changed = trio.Event()
         self._send_lock = trio.StrictFIFOLock()
         # Frames are split here and fed to h2 one by one until the server's GOAWAY; after
@@ -73,14 +77,19 @@ class H2TestClient:
         await self.flush()
         nursery.start_soon(self._read)
 
-    async def flush(self) -> None:
+    async def flush(self, raw: bytes = b"") -> None:
+        """Write what h2 has queued, then *raw* (bytes h2 would not send)."""
         async with self._send_lock:
-            data = self.conn.data_to_send()
-            if data:
+            data = self.conn.data_to_send() + raw
+            if data and not self.muted:
                 try:
                     await self.stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     pass
+
+    def mute(self) -> None:
+        """Stop writing anything, PING ACKs included (a peer whose uplink is gone)."""
+        self.muted = True
 
     async def _read(self) -> None:
         while True:
@@ -122,6 +131,8 @@ class H2TestClient:
             self.resets[event.stream_id] = int(event.error_code or 0)
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.goaway = event
+        elif isinstance(event, h2.events.PingReceived):
+            self.pings += 1
 
     async def wait_for(self, condition: Callable[[], bool]) -> None:
         while not condition():
@@ -136,9 +147,10 @@ class H2TestClient:
         method: str = "GET",
         headers: Sequence[tuple[str, str]] = (),
         body: bytes = b"",
+        end: bool = True,
         flush: bool = True,
     ) -> int:
-        """Send a request; return its stream id."""
+        """Send a request (*end*: and end it); return its stream id."""
         sid = self.conn.get_next_available_stream_id()
         fields = [
             (b":method", method.encode()),
@@ -147,9 +159,9 @@ class H2TestClient:
             (b":path", path.encode()),
             *((n.encode(), v.encode()) for n, v in headers),
         ]
-        self.conn.send_headers(sid, fields, end_stream=not body)
+        self.conn.send_headers(sid, fields, end_stream=end and not body)
         if body:
-            self.conn.send_data(sid, body, end_stream=True)
+            self.conn.send_data(sid, body, end_stream=end)
         if flush:
             await self.flush()
         return sid
@@ -159,6 +171,21 @@ class H2TestClient:
         sid = await self.request(path, **kwargs)  # type: ignore[arg-type]
         await self.wait_for(lambda: sid in self.ended or sid in self.resets)
         return self.headers.get(sid, {}), bytes(self.data.get(sid, b""))
+
+    async def open_streams(
+        self, path: str = "/ticker", count: int = 1, *, events: int = 1, **kwargs: object
+    ) -> list[int]:
+        """Open *count* streams of *path* at once, then read until each has its response
+        head and *events* events; return their ids."""
+        ids = [await self.request(path, **kwargs) for _ in range(count)]  # type: ignore[arg-type]
+        await self.wait_for(
+            lambda: all(sid in self.headers and self.events_of(sid) >= events for sid in ids)
+        )
+        return ids
+
+    async def open_stream(self, path: str = "/ticker", *, events: int = 1, **kwargs: object) -> int:
+        """:meth:`open_streams` for one stream (*events* 0: until its response head)."""
+        return (await self.open_streams(path, 1, events=events, **kwargs))[0]
 
     async def reset(self, sid: int) -> None:
         self.conn.reset_stream(sid)

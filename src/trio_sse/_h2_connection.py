@@ -88,10 +88,10 @@ class HTTP2Connection:
     """
 
     __slots__ = (
-        "_active",
         "_config",
         "_context",
         "_controls",
+        "_counted",
         "_guard",
         "_idle",
         "_link",
@@ -127,9 +127,11 @@ class HTTP2Connection:
         self._scope = trio.CancelScope()  # the whole connection's
         self._link = H2Link(context, conn, transport, client, self._scope)
         self._streams: dict[int, H2Stream] = {}
-        #: Streams counted against the limit: a stream the client reset no longer counts
-        #: (RFC 9113 §5.1.2), even while its task is still unwinding.
-        self._active = 0
+        #: The ids of the streams counted against the limit: a stream counts until its
+        #: task has ended, except that one the client reset leaves at once (RFC 9113
+        #: §5.1.2), even while its task is still unwinding. One the *server* reset
+        #: (MadeYouReset) counts on until its task ends.
+        self._counted: set[int] = set()
         #: The scope of the reader's wait, whose deadline is the keep-alive timeout while
         #: no stream is open.
         self._idle: trio.CancelScope | None = None
@@ -180,8 +182,16 @@ class HTTP2Connection:
     def _all_gone(self) -> None:
         for stream in list(self._streams.values()):
             if not stream.gone:
-                self._active -= 1
                 stream.peer_gone()
+
+    def _spend_reset(self) -> bool:
+        """Count a reset the client caused (MadeYouReset, CVE-2025-8671); ``True`` over
+        the reset budget, with ``GOAWAY(ENHANCE_YOUR_CALM)`` queued."""
+        self._context.counters.http2_resets_sent += 1
+        if self._resets.spend():
+            self._link.conn.close_connection(_CALM)
+            return True
+        return False
 
     async def _flush_quietly(self) -> None:
         try:
@@ -268,12 +278,14 @@ class HTTP2Connection:
             elif isinstance(event, h2.events.StreamReset):
                 if event.remote_reset:
                     self._context.counters.http2_resets_received += 1
+                    self._counted.discard(event.stream_id)
                     if self._resets.spend():
                         conn.close_connection(_CALM)
                         return False
+                elif self._spend_reset():  # h2 reset it: a stream error of the client's
+                    return False
                 stream = streams.get(event.stream_id)
                 if stream is not None and not stream.gone:
-                    self._active -= 1
                     stream.peer_gone()
             elif isinstance(event, h2.events.WindowUpdated):
                 if event.stream_id == 0:
@@ -298,16 +310,16 @@ class HTTP2Connection:
         counters.http2_streams_total += 1
         sid = event.stream_id
         stream = H2Stream(self._link, sid, bytes_headers(event))
-        if self._link.shutting_down or self._active >= self._config.http2_max_concurrent_streams:
+        if (
+            self._link.shutting_down
+            or len(self._counted) >= self._config.http2_max_concurrent_streams
+        ):
             stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
-            if self._resets.spend():  # refusals cost as much as resets
-                self._link.conn.close_connection(_CALM)
-                return False
-            return True
+            return not self._spend_reset()  # refusals cost as much as resets
         if event.stream_ended is not None:
             stream.request_done.set()
         self._streams[sid] = stream
-        self._active += 1
+        self._counted.add(sid)
         counters.http2_streams_open += 1
         nursery.start_soon(self._serve_stream, stream)
         return True
@@ -323,8 +335,12 @@ class HTTP2Connection:
         finally:
             self._context.counters.http2_streams_open -= 1
             del self._streams[stream.stream_id]
-            if not stream.gone:
-                self._active -= 1
+            self._counted.discard(stream.stream_id)
+            if stream.faulted and self._spend_reset():
+                self._context.counters.http2_connection_errors += 1
+                logger.debug("closing HTTP/2 connection from %s: reset budget", self._link.peer)
+                self._link.closing = True  # ``run`` writes the GOAWAY
+                self._scope.cancel()
             if not self._streams:
                 if self._link.closing:
                     self._scope.cancel()  # (``run`` writes what is queued)
@@ -347,7 +363,7 @@ class HTTP2Connection:
             if stream.body_size > self._config.max_body_bytes or not stream.request_done.is_set():
                 # Answered before the whole request came: ask the client to stop sending
                 # (RFC 9113 §8.1).
-                stream.reset(h2.errors.ErrorCodes.NO_ERROR)
+                stream.faulted = stream.reset(h2.errors.ErrorCodes.NO_ERROR)
                 await self._link.flush()
             return
         t0 = time.perf_counter()

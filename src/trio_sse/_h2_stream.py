@@ -159,6 +159,9 @@ class H2Stream:
         scope: The cancel scope of the stream's task (a reset cancels it).
         gone: Whether the peer reset the stream (or the connection is gone).
         ended: Whether our side of the stream is closed (END_STREAM or RST_STREAM sent).
+        faulted: Whether the server reset the stream for the client's fault (a request
+            answered before its end, a window shut for ``send_timeout``): the reset
+            costs the connection's reset budget when the stream's task ends.
         body_bytes: Response body bytes written (for the access log).
     """
 
@@ -171,6 +174,7 @@ class H2Stream:
         "body_bytes",
         "body_size",
         "ended",
+        "faulted",
         "gone",
         "headers",
         "last_write",
@@ -189,6 +193,7 @@ class H2Stream:
         self.scope = trio.CancelScope()
         self.gone = False
         self.ended = False
+        self.faulted = False
         self.body_bytes = 0
         self.last_write = trio.current_time()
         self._lock = WriteLock()
@@ -277,19 +282,24 @@ class H2Stream:
         self._window = None
         if timer.cancelled_caught:
             self._link.counters.slow_clients_dropped += 1
-            self.reset(h2.errors.ErrorCodes.CANCEL)
+            self.faulted = self.reset(h2.errors.ErrorCodes.CANCEL)
             await self._link.flush()
             raise SlowClientError("the client's flow-control window stayed shut")
 
-    def reset(self, code: h2.errors.ErrorCodes = h2.errors.ErrorCodes.CANCEL) -> None:
-        """Reset the stream from our side (queued; the next flush writes it)."""
+    def reset(self, code: h2.errors.ErrorCodes = h2.errors.ErrorCodes.CANCEL) -> bool:
+        """Reset the stream from our side (queued; the next flush writes it).
+
+        Returns:
+            Whether a ``RST_STREAM`` was queued (not when the stream is closed already).
+        """
         if self.ended and self.gone:
-            return
+            return False
         self.ended = True
         try:
             self._link.conn.reset_stream(self.stream_id, code)
         except h2.exceptions.ProtocolError:  # closed already, or the whole connection
-            pass
+            return False
+        return True
 
     # -- the ResponseChannel of a streamed body (see _context.py) ---------------------------
 

@@ -66,8 +66,15 @@ class ServerStatistics:
             (refused ones included).
         http2_streams_open: HTTP/2 request streams being served now.
         http2_resets_received: HTTP/2 streams reset by the client (``RST_STREAM``).
+        http2_resets_sent: HTTP/2 streams the server reset because of the client: a
+            stream error in its frames (found by h2), a stream refused over
+            ``http2_max_concurrent_streams``, a request answered before its body ended,
+            a flow-control window that stayed shut. They spend ``http2_reset_budget``
+            as the client's own resets do (MadeYouReset, CVE-2025-8671).
         http2_connection_errors: HTTP/2 connections closed with an error ``GOAWAY``
             (malformed frames, flood and rapid-reset budgets exceeded).
+        http2_ping_timeouts: HTTP/2 connections closed because the client did not
+            acknowledge a ``PING`` within ``http2_ping_timeout`` (a half-open peer).
         memory_trims: Times freed memory was given back to the OS after a storm of
             connections (see :attr:`Config.memory_trim_interval
             <trio_sse.Config.memory_trim_interval>`).
@@ -120,8 +127,14 @@ class ServerStatistics:
     http2_resets_received: int = _counter(
         "trio_sse_http2_resets_received_total", "HTTP/2 streams reset by the client."
     )
+    http2_resets_sent: int = _counter(
+        "trio_sse_http2_resets_sent_total", "HTTP/2 streams reset by the server for the client."
+    )
     http2_connection_errors: int = _counter(
         "trio_sse_http2_connection_errors_total", "HTTP/2 connections closed with an error GOAWAY."
+    )
+    http2_ping_timeouts: int = _counter(
+        "trio_sse_http2_ping_timeouts_total", "HTTP/2 connections closed for an unanswered PING."
     )
     memory_trims: int = _counter(
         "trio_sse_memory_trims_total", "Freed memory given back to the OS after a storm."

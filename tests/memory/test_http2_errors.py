@@ -13,6 +13,7 @@ import h2.errors
 import pytest
 import trio
 import trio.testing
+from hyperframe.frame import DataFrame, WindowUpdateFrame
 
 import trio_sse
 
@@ -261,3 +262,77 @@ async def test_preface_split_over_reads_is_still_http2(
     nursery.start_soon(client._read)
     with trio.fail_after(5):
         assert (await client.get("/"))[1] == b"ok 2"
+
+
+# -- resets the client makes the server send (MadeYouReset, CVE-2025-8671) -------------------
+
+
+def provoke(client: H2TestClient, kind: str, sid: int) -> bytes:
+    """Raw frames that make the server reset stream *sid* (a stream error of the client)."""
+    if kind == "data-after-end":  # the stream is half-closed (remote): STREAM_CLOSED
+        return DataFrame(sid, b"x").serialize()
+    frame = WindowUpdateFrame(sid)  # the window overflows 2**31 - 1: FLOW_CONTROL_ERROR
+    frame.window_increment = 2**31 - 1
+    return frame.serialize()
+
+
+@pytest.mark.parametrize("kind", ["data-after-end", "window-overflow", "early-413"])
+async def test_made_you_reset_gets_goaway_enhance_your_calm(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    config = trio_sse.Config(http2_reset_budget=10, max_body_bytes=10)
+    server = trio_sse.Server(h2_app(), config=config)
+    other = await open_h2_client(nursery, server)  # a bystander on the same server
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        ticking = await other.open_stream("/ticker")
+        for _ in range(11):  # open a stream and make the server reset it, in a loop
+            if kind == "early-413":  # a body over max_body_bytes, with more to come
+                await client.request("/echo", method="POST", body=b"x" * 11, end=False)
+            else:
+                sid = await client.request("/ticker", flush=False)
+                await client.flush(provoke(client, kind, sid))
+        await client.wait_for(lambda: client.goaway is not None)
+        await client.wait_for(lambda: client.eof)
+        await trio.testing.wait_all_tasks_blocked()
+    assert client.goaway is not None
+    assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    stats = server.statistics()
+    assert stats.http2_resets_received == 0  # the client reset nothing itself
+    assert stats.http2_resets_sent == 11
+    assert stats.http2_connection_errors == 1
+    with trio.fail_after(5):  # the bystander's stream still ticks
+        seen = other.events_of(ticking)
+        await other.wait_for(lambda: other.events_of(ticking) >= seen + 2)
+    assert other.goaway is None
+    await other.stream.aclose()
+    await trio.testing.wait_all_tasks_blocked()
+    all_quiet(server)
+    no_errors_logged(caplog)
+    await assert_server_still_serves(nursery, server)
+
+
+async def test_a_stream_the_server_reset_counts_until_its_task_ends(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(http2_max_concurrent_streams=2))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        # In one write (before the server's SETTINGS could be read): two streams the
+        # server resets at once, then a third stream. The two tasks have not ended when
+        # the third arrives: it is over the limit.
+        raw = b""
+        for _ in range(2):
+            sid = await client.request("/ticker", flush=False)
+            raw += client.conn.data_to_send() + provoke(client, "data-after-end", sid)
+        third = await client.request("/ticker", flush=False)
+        await client.flush(raw + client.conn.data_to_send())
+        await client.wait_for(lambda: third in client.resets)
+        assert client.resets[third] == h2.errors.ErrorCodes.REFUSED_STREAM
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.statistics().http2_resets_sent == 3  # two stream errors, one refusal
+        assert (await client.get("/"))[1] == b"ok 2"  # the tasks ended: room again
+    all_quiet(server, connections_open=1)
