@@ -174,8 +174,9 @@ async def run_body(channel: ResponseChannel, body: Body) -> None:
     finally:
         if body.event_stream:
             counters.event_streams_open -= 1
+        if outcome.peer_gone:  # (also when the stream is cancelled as the nursery exits)
+            counters.stream_disconnects += 1
     if outcome.peer_gone:
-        counters.stream_disconnects += 1
         return
     if shutdown and body.farewell is not None:
         try:

@@ -14,6 +14,8 @@ __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_HTTP2_CONTROL_FRAME_BUDGET",
     "DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS",
+    "DEFAULT_HTTP2_PING_INTERVAL",
+    "DEFAULT_HTTP2_PING_TIMEOUT",
     "DEFAULT_HTTP2_RESET_BUDGET",
     "DEFAULT_KEEPALIVE_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
@@ -50,6 +52,8 @@ DEFAULT_TLS_HANDSHAKE_TIMEOUT: Final = 10.0
 DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: Final = 100
 DEFAULT_HTTP2_RESET_BUDGET: Final = 100
 DEFAULT_HTTP2_CONTROL_FRAME_BUDGET: Final = 100
+DEFAULT_HTTP2_PING_INTERVAL: Final = 30.0
+DEFAULT_HTTP2_PING_TIMEOUT: Final = 15.0
 
 
 @final
@@ -137,12 +141,25 @@ class Config:
             progress at once (advertised as ``SETTINGS_MAX_CONCURRENT_STREAMS``; an event
             stream counts for as long as it is open). Streams beyond it are refused with
             ``RST_STREAM(REFUSED_STREAM)``.
-        http2_reset_budget: HTTP/2 only: streams a client may reset (``RST_STREAM``) per
-            second on one connection. Beyond it the connection is closed with
-            ``GOAWAY(ENHANCE_YOUR_CALM)`` (the "rapid reset" attack, CVE-2023-44487).
+        http2_reset_budget: HTTP/2 only: stream resets a client may cause per second on
+            one connection: its own ``RST_STREAM`` frames (the "rapid reset" attack,
+            CVE-2023-44487) and the resets it makes the server send (MadeYouReset,
+            CVE-2025-8671: a stream error in its frames, a stream refused over the limit,
+            a request answered before its body ended, a window shut for
+            ``send_timeout``). Beyond it the connection is closed with
+            ``GOAWAY(ENHANCE_YOUR_CALM)``.
         http2_control_frame_budget: HTTP/2 only: ``PING`` and ``SETTINGS`` frames a client
             may send per second on one connection (each must be acknowledged). Beyond it
             the connection is closed with ``GOAWAY(ENHANCE_YOUR_CALM)``.
+        http2_ping_interval: HTTP/2 only: when a connection with open streams has
+            received nothing for this long, the server sends a ``PING``, whose ``ACK``
+            must arrive within ``http2_ping_timeout``; otherwise the peer is taken for
+            gone (half-open): the connection is closed (``GOAWAY`` first, if it can be
+            written) and its streams end as disconnected. Any bytes received restart
+            the interval. A connection without streams is bounded by
+            ``keepalive_timeout`` instead. ``None`` sends no ``PING``.
+        http2_ping_timeout: HTTP/2 only: how long the server waits for the ``ACK`` of its
+            ``PING`` (see ``http2_ping_interval``).
     """
 
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
@@ -165,6 +182,8 @@ class Config:
     http2_max_concurrent_streams: int = DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS
     http2_reset_budget: int = DEFAULT_HTTP2_RESET_BUDGET
     http2_control_frame_budget: int = DEFAULT_HTTP2_CONTROL_FRAME_BUDGET
+    http2_ping_interval: float | None = DEFAULT_HTTP2_PING_INTERVAL
+    http2_ping_timeout: float = DEFAULT_HTTP2_PING_TIMEOUT
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -16,12 +16,16 @@ whose events it dispatches synchronously:
   (WebSocket over HTTP/2, RFC 8441, is not supported);
 * ``RST_STREAM`` from the peer stops exactly that stream, at once; ``GOAWAY``, EOF or a
   failed write cancels the nursery, and with it every stream;
-* ``WINDOW_UPDATE`` and ``SETTINGS`` wake the streams waiting for a window.
+* ``WINDOW_UPDATE`` and ``SETTINGS`` wake the streams waiting for a window;
+* silence: with no stream open, the connection closes after ``keepalive_timeout``; with
+  streams open, it gets a ``PING`` after ``http2_ping_interval``, and a peer that does not
+  acknowledge it within ``http2_ping_timeout`` is taken for gone (half-open).
 
 Limits: ``SETTINGS_MAX_CONCURRENT_STREAMS`` (streams beyond it are refused with
-``REFUSED_STREAM``), the header list size, and per-second budgets for client resets (the
-rapid-reset attack) and for PING and SETTINGS frames; a budget exceeded, or any input h2
-rejects, closes the connection with an error ``GOAWAY``, logged at debug level only.
+``REFUSED_STREAM``), the header list size, and per-second budgets for the resets a client
+sends or causes (rapid reset, MadeYouReset) and for PING and SETTINGS frames; a budget
+exceeded, or any input h2 rejects, closes the connection with an error ``GOAWAY``,
+logged at debug level only.
 
 Shutdown: :meth:`HTTP2Connection.begin_shutdown` queues a ``GOAWAY`` naming the last
 stream served and interrupts the streamed bodies, which write their farewell and end; the
@@ -31,7 +35,6 @@ connection ends with its last stream (the server's grace period bounds that).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -49,13 +52,14 @@ from ._h2_stream import H2Link, H2Stream
 from ._h2_wire import (
     Budget,
     FrameSizeGuard,
+    PingTimer,
     ServerH2Connection,
     bytes_headers,
     request_head,
     response_head,
 )
 from ._headers import Headers
-from ._http11 import NO_BODY_STATUSES, HTTPError
+from ._http11 import HTTPError
 from ._request import Request
 from ._response import Response, StreamingResponse
 from ._sse import EventStreamResponse
@@ -97,6 +101,7 @@ class HTTP2Connection:
         "_link",
         "_nursery",
         "_peer_left",
+        "_pings",
         "_received",
         "_resets",
         "_scope",
@@ -140,6 +145,7 @@ class HTTP2Connection:
         self._nursery: trio.Nursery | None = None
         self._resets = Budget(config.http2_reset_budget)
         self._controls = Budget(config.http2_control_frame_budget)
+        self._pings = PingTimer(config.http2_ping_interval, config.http2_ping_timeout)
         self._received = received
         context.counters.http2_connections_total += 1
 
@@ -174,10 +180,7 @@ class HTTP2Connection:
         if link.closing and not link.broken:  # the graceful GOAWAY, if still queued
             with trio.move_on_after(self._config.send_timeout) as cleanup:
                 cleanup.shield = True
-                try:
-                    await link.flush()
-                except StreamClosedError:
-                    pass
+                await self._flush_quietly()
 
     def _all_gone(self) -> None:
         for stream in list(self._streams.values()):
@@ -229,26 +232,39 @@ class HTTP2Connection:
                 return True
             if link.closing and not self._streams:
                 return False
+            now = trio.current_time()
             idle = self._idle = trio.CancelScope(
-                deadline=trio.current_time() + keepalive if not self._streams else math.inf
+                deadline=self._pings.deadline(now) if self._streams else now + keepalive
             )
             with idle:
                 data = await link.transport.read()
             self._idle = None
             if idle.cancelled_caught:
-                link.queue_goaway()  # idle for keepalive_timeout: close politely
-                return False
+                if not self._streams:
+                    link.queue_goaway()  # idle for keepalive_timeout: close politely
+                    return False
+                data = b""
+                if (ping := self._pings.expired(trio.current_time())) is None:
+                    return await self._ping_timeout()
+                conn.ping(ping)
+                continue
             if not data:
                 return True
+
+    async def _ping_timeout(self) -> bool:
+        """Our ``PING`` went unanswered: the peer is gone (``True``), GOAWAY written if
+        it can be."""
+        self._context.counters.http2_ping_timeouts += 1
+        logger.debug("closing HTTP/2 connection from %s: PING timeout", self._link.peer)
+        self._link.conn.close_connection(additional_data=b"PING timeout")
+        await self._flush_quietly()
+        return True
 
     async def _fail(self, why: str) -> None:
         """Write the error GOAWAY h2 queued and end the connection."""
         self._context.counters.http2_connection_errors += 1
         logger.debug("closing HTTP/2 connection from %s: %s", self._link.peer, why)
-        try:
-            await self._link.flush()
-        except StreamClosedError:
-            pass
+        await self._flush_quietly()
 
     def _dispatch(self, events: list[h2.events.Event], nursery: trio.Nursery) -> bool:
         """Act on h2's events; ``False`` when a budget is exceeded (GOAWAY queued)."""
@@ -299,6 +315,8 @@ class HTTP2Connection:
                     return False
                 for stream in streams.values():
                     stream.window_opened()
+            elif isinstance(event, h2.events.PingAckReceived):
+                self._pings.acked(event.ping_data)
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self._peer_left = True  # the peer's GOAWAY: its streams will not be read
                 return True
@@ -349,17 +367,14 @@ class HTTP2Connection:
             if not stream.ended:  # cancelled, or a failure: the peer must not wait
                 stream.reset(h2.errors.ErrorCodes.INTERNAL_ERROR)
                 with trio.CancelScope(shield=True):
-                    try:
-                        await self._link.flush()
-                    except StreamClosedError:
-                        pass
+                    await self._flush_quietly()
 
     async def _respond(self, stream: H2Stream) -> None:
         context = self._context
         try:
             request = await self._read_request(stream)
         except HTTPError as exc:
-            await self._send_complete(stream, "GET", Response(exc.detail + "\n", status=exc.status))
+            await stream.send_response("GET", Response(exc.detail + "\n", status=exc.status))
             if stream.body_size > self._config.max_body_bytes or not stream.request_done.is_set():
                 # Answered before the whole request came: ask the client to stop sending
                 # (RFC 9113 §8.1).
@@ -370,9 +385,9 @@ class HTTP2Connection:
         response = await context.call_app(request)
         match response:
             case WebSocketResponse() | UpgradeRequired():  # (no Upgrade in HTTP/2)
-                status = await self._send_complete(stream, request.method, _NO_WEBSOCKET)
+                status = await stream.send_response(request.method, _NO_WEBSOCKET)
             case Response():
-                status = await self._send_complete(stream, request.method, response)
+                status = await stream.send_response(request.method, response)
             case StreamingResponse() | EventStreamResponse():
                 status = response.status
                 context.counters.count_response(status)
@@ -389,7 +404,7 @@ class HTTP2Connection:
             case _:
                 context.counters.handler_errors += 1
                 logger.error("unsupported response type %s", type(response).__name__)
-                status = await self._send_complete(stream, request.method, _INTERNAL_ERROR)
+                status = await stream.send_response(request.method, _INTERNAL_ERROR)
         if access_logger.isEnabledFor(logging.INFO):
             access_logger.info(
                 '%s - "%s %s HTTP/2" %d %d %.1fms',
@@ -421,16 +436,3 @@ class HTTP2Connection:
             http_version="2",
             client=self._link.client,
         )
-
-    async def _send_complete(self, stream: H2Stream, method: str, response: Response) -> int:
-        status = response.status
-        self._context.counters.count_response(status)
-        body = response.body
-        fields = response_head(status, response.header_fields(), len(body))
-        if method == "HEAD" or status in NO_BODY_STATUSES or not body:
-            await stream.send_headers(fields, end=True)
-        else:
-            await stream.send_headers(fields, end=False)
-            await stream.send_data(body, end=True)
-            stream.body_bytes = len(body)
-        return status

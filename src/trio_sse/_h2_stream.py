@@ -18,7 +18,7 @@ and one task per stream.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import h2.connection
 import h2.errors
@@ -28,20 +28,17 @@ from hyperframe.frame import GoAwayFrame
 
 from ._context import Watch
 from ._exceptions import SlowClientError, StreamClosedError
+from ._h2_wire import response_head
+from ._http11 import NO_BODY_STATUSES
 from ._transport import WriteLock
 
 if TYPE_CHECKING:
     from ._context import ServerContext
+    from ._response import Response
     from ._stats import ServerStatistics
     from ._transport import Transport
 
 __all__ = ["H2Link", "H2Stream"]
-
-#: Response header fields that are meaningless in HTTP/2 and must not be sent
-#: (RFC 9113 §8.2.2).
-CONNECTION_SPECIFIC: Final = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
-)
 
 
 class H2Link:
@@ -238,6 +235,20 @@ class H2Stream:
             raise StreamClosedError("the stream is closed") from exc
         self.ended = end
         await self._link.flush()
+
+    async def send_response(self, method: str, response: Response) -> int:
+        """Send a complete response (no body for ``HEAD``); return its status."""
+        status = response.status
+        self.counters.count_response(status)
+        body = response.body
+        fields = response_head(status, response.header_fields(), len(body))
+        if method == "HEAD" or status in NO_BODY_STATUSES or not body:
+            await self.send_headers(fields, end=True)
+        else:
+            await self.send_headers(fields, end=False)
+            await self.send_data(body, end=True)
+            self.body_bytes = len(body)
+        return status
 
     async def send_data(self, data: bytes, *, end: bool) -> None:
         """Send *data* as DATA frames within the windows (*end*: and end the stream).

@@ -1,26 +1,29 @@
-"""HTTP/2 pieces that do no I/O: the preface, guards and budgets, header blocks.
+"""HTTP/2 pieces that do no I/O: the preface, guards, budgets and timers, header blocks.
 
 The connection (``_h2_connection.py``) uses them: :class:`ServerH2Connection` is h2's
 connection with the stream limit left to us, :class:`FrameSizeGuard` and :class:`Budget`
-bound what a peer can make us buffer or do, and the functions convert header blocks
-between h2 and the server's requests and responses.
+bound what a peer can make us buffer or do, :class:`PingTimer` says when to ``PING`` a
+silent peer and when to give up on it, and the functions convert header blocks between
+h2 and the server's requests and responses.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import h2.connection
 import h2.events
 import trio
 
-from ._h2_stream import CONNECTION_SPECIFIC
 from ._http11 import NO_BODY_STATUSES, HTTPError, http_date
 
 __all__ = [
+    "CONNECTION_SPECIFIC",
     "PREFACE",
     "Budget",
     "FrameSizeGuard",
+    "PingTimer",
     "ServerH2Connection",
     "bytes_headers",
     "request_head",
@@ -29,6 +32,12 @@ __all__ = [
 
 #: The client connection preface of HTTP/2 (RFC 9113 §3.4).
 PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+#: Response header fields that are meaningless in HTTP/2 and must not be sent
+#: (RFC 9113 §8.2.2).
+CONNECTION_SPECIFIC: Final = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te"}
+)
 
 
 class FrameSizeGuard:
@@ -84,6 +93,45 @@ class Budget:
             self._used = 0
         self._used += 1
         return self._used > self._limit
+
+
+class PingTimer:
+    """When to ``PING`` a silent peer, and whether its ``ACK`` is overdue.
+
+    While streams are open, the connection waits for the peer's bytes until
+    :meth:`deadline`; when that passes, :meth:`expired` gives the data of a ``PING`` to
+    send, whose ``ACK`` is then due *timeout* seconds later (other bytes do not excuse
+    it), or ``None``: the ``ACK`` is overdue and the peer is gone.
+
+    Args:
+        interval: Silence before a ``PING`` (``None``: never).
+        timeout: Time the peer has to acknowledge it.
+    """
+
+    __slots__ = ("_ack_due", "_interval", "_sent", "_timeout")
+
+    def __init__(self, interval: float | None, timeout: float) -> None:
+        self._interval = math.inf if interval is None else interval
+        self._timeout = timeout
+        self._sent = 0
+        self._ack_due: float | None = None
+
+    def deadline(self, now: float) -> float:
+        """The end of a wait for the peer's bytes that starts *now*."""
+        return now + self._interval if self._ack_due is None else self._ack_due
+
+    def expired(self, now: float) -> bytes | None:
+        """The deadline passed: a ``PING``'s opaque data, or ``None`` if one is unanswered."""
+        if self._ack_due is not None:
+            return None
+        self._sent += 1
+        self._ack_due = now + self._timeout
+        return self._sent.to_bytes(8, "big")
+
+    def acked(self, data: bytes) -> None:
+        """The peer acknowledged a ``PING`` with *data* (ours only if it is the last one)."""
+        if data == self._sent.to_bytes(8, "big"):
+            self._ack_due = None
 
 
 class ServerH2Connection(h2.connection.H2Connection):

@@ -336,3 +336,66 @@ async def test_a_stream_the_server_reset_counts_until_its_task_ends(
         assert server.statistics().http2_resets_sent == 3  # two stream errors, one refusal
         assert (await client.get("/"))[1] == b"ok 2"  # the tasks ended: room again
     all_quiet(server, connections_open=1)
+
+
+# -- silent peers: PING with an ACK deadline -----------------------------------------------
+
+PINGS = trio_sse.Config(http2_ping_interval=5, http2_ping_timeout=2.5)  # (not on a tick)
+
+
+async def test_a_peer_that_answers_pings_keeps_its_quiet_stream(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app(), config=PINGS)
+    client = await open_h2_client(nursery, server, auto_ack=False)  # no WINDOW_UPDATE
+    with trio.fail_after(60):
+        sid = await client.open_stream("/ticker")
+        await client.wait_for(lambda: client.events_of(sid) >= 30)  # 29 s of silence
+    assert client.pings == 5  # at 5, 10, 15, 20 and 25 s, each acknowledged at once
+    assert client.goaway is None
+    stats = server.statistics()
+    assert (stats.http2_ping_timeouts, stats.tickers_active) == (0, 1)
+
+
+async def test_a_peer_that_sends_anything_is_not_pinged(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = trio_sse.Server(h2_app(), config=PINGS)
+    client = await open_h2_client(nursery, server, auto_ack=False)
+    with trio.fail_after(60):
+        sid = await client.open_stream("/ticker")
+        for n in range(10):  # some bytes every 4 s: the interval restarts each time
+            await trio.sleep(4)
+            client.conn.ping(n.to_bytes(8, "big"))
+            await client.flush()
+        assert client.events_of(sid) >= 40
+    assert client.pings == 0
+    assert client.goaway is None
+
+
+async def test_a_silent_peer_is_reaped_after_interval_and_timeout(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = trio_sse.Server(h2_app(), config=PINGS)
+    client = await open_h2_client(nursery, server, auto_ack=False)
+    with trio.fail_after(60):
+        ids = await client.open_streams("/ticker", 2)
+        client.mute()  # reads on, writes nothing: not even the PING's ACK
+        silent_from = trio.current_time()
+        await client.wait_for(lambda: client.goaway is not None)
+        assert trio.current_time() - silent_from == pytest.approx(5 + 2.5)
+        await client.wait_for(lambda: client.eof)
+        await trio.testing.wait_all_tasks_blocked()
+    assert client.pings == 1
+    assert client.goaway is not None
+    assert client.goaway.error_code == h2.errors.ErrorCodes.NO_ERROR
+    assert client.goaway.additional_data == b"PING timeout"
+    assert all(client.events_of(sid) == 8 for sid in ids)  # ticks at 0..7 s, then nothing
+    stats = server.statistics()
+    assert stats.http2_ping_timeouts == 1
+    assert stats.stream_disconnects == 2
+    all_quiet(server)
+    assert not nursery.child_tasks  # the server's connection task and the client's reader
+    no_errors_logged(caplog)

@@ -17,6 +17,9 @@ import trio_sse
         ("max_connections", 1.5, TypeError),
         ("max_connections", True, TypeError),
         ("heartbeat_interval", 0, ValueError),
+        ("http2_ping_interval", 0, ValueError),
+        ("http2_ping_timeout", 0, ValueError),
+        ("http2_ping_timeout", None, TypeError),
     ],
 )
 def test_config_validation(field: str, value: object, error: type[Exception]) -> None:
@@ -29,3 +32,9 @@ def test_config_defaults() -> None:
     assert c.heartbeat_interval is None
     assert c.max_header_bytes == 16 * 1024
     assert c.max_body_bytes == 1024 * 1024
+
+
+def test_config_http2_ping_defaults() -> None:
+    c = trio_sse.Config()
+    assert (c.http2_ping_interval, c.http2_ping_timeout) == (30.0, 15.0)
+    assert trio_sse.Config(http2_ping_interval=None).http2_ping_interval is None
