@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 
 import h2.errors
+import h2.settings
 import pytest
 import trio
 import trio.testing
-from hyperframe.frame import DataFrame, WindowUpdateFrame
+from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame, WindowUpdateFrame
 
 import trio_sse
 
@@ -399,3 +400,62 @@ async def test_a_silent_peer_is_reaped_after_interval_and_timeout(
     all_quiet(server)
     assert not nursery.child_tasks  # the server's connection task and the client's reader
     no_errors_logged(caplog)
+
+
+# -- floods and windows ------------------------------------------------------------------------
+
+
+async def test_continuation_flood_gets_goaway(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = trio_sse.Server(h2_app())
+    other = await open_h2_client(nursery, server)  # a bystander on the same server
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        ticking = await other.open_stream("/ticker")
+        # A header block that never ends: HEADERS without END_HEADERS, then CONTINUATION
+        # frames (h2 buffers at most 64 of them before it gives up on the connection).
+        flood = HeadersFrame(1, b"\x82")  # :method GET
+        flood.flags.add("END_STREAM")
+        raw = flood.serialize() + b"".join(
+            ContinuationFrame(1, b"\x40" * 1000).serialize() for _ in range(200)
+        )
+        await client.flush(raw)
+        await client.wait_for(lambda: client.goaway is not None)
+        await client.wait_for(lambda: client.eof)
+        seen = other.events_of(ticking)
+        await other.wait_for(lambda: other.events_of(ticking) >= seen + 2)
+    assert client.goaway is not None
+    assert client.goaway.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+    stats = server.statistics()
+    assert (stats.http2_connection_errors, stats.http2_streams_total) == (1, 1)  # other's
+    assert other.goaway is None
+    await other.stream.aclose()
+    await trio.testing.wait_all_tasks_blocked()
+    all_quiet(server)
+    no_errors_logged(caplog)
+    await assert_server_still_serves(nursery, server)
+
+
+@pytest.mark.parametrize("path", ["/ticker", "/"])
+async def test_a_window_that_never_opens_resets_the_stream_after_send_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, path: str
+) -> None:
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(send_timeout=5))
+    client = await open_h2_client(
+        nursery, server, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+    )
+    with trio.fail_after(30):
+        sid = await client.open_stream(path, events=0)  # the head needs no window
+        started = trio.current_time()
+        await client.wait_for(lambda: sid in client.resets)
+        assert trio.current_time() - started == pytest.approx(5)
+        await trio.testing.wait_all_tasks_blocked()
+    assert sid not in client.data  # not a byte of the body
+    assert client.resets[sid] == h2.errors.ErrorCodes.CANCEL
+    stats = server.statistics()
+    assert (stats.slow_clients_dropped, stats.http2_resets_sent) == (1, 1)
+    assert client.goaway is None  # the connection itself lives on
+    all_quiet(server, connections_open=1)
