@@ -140,6 +140,13 @@ class H2TestClient:
                 raise AssertionError("the server closed the connection")
             await self._changed.wait()
 
+    async def wait_goaway(self) -> h2.events.ConnectionTerminated:
+        """Read until the server's GOAWAY and then its close; return the GOAWAY."""
+        await self.wait_for(lambda: self.goaway is not None)
+        await self.wait_for(lambda: self.eof)
+        assert self.goaway is not None
+        return self.goaway
+
     async def request(
         self,
         path: str = "/",

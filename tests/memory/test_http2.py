@@ -79,9 +79,7 @@ async def test_events_arrive_and_a_reset_stops_only_that_producer(
 ) -> None:
     server, client = await start(nursery)
     with trio.fail_after(30):
-        a = await client.request("/ticker")
-        b = await client.request("/ticker")
-        await client.wait_for(lambda: client.events_of(a) >= 2 and client.events_of(b) >= 2)
+        a, b = await client.open_streams("/ticker", 2, events=2)
         assert client.headers[a][b"content-type"].startswith(b"text/event-stream")
         assert server.statistics().tickers_active == 2
         await client.reset(a)
@@ -102,8 +100,7 @@ async def test_peer_goaway_cancels_every_stream(
 ) -> None:
     server, client = await start(nursery)
     with trio.fail_after(30):
-        ids = [await client.request("/ticker") for _ in range(3)]
-        await client.wait_for(lambda: all(client.events_of(s) for s in ids))
+        await client.open_streams("/ticker", 3)
         assert server.statistics().tickers_active == 3
         client.conn.close_connection()
         await client.flush()
@@ -119,8 +116,7 @@ async def test_client_closing_the_connection_cancels_every_stream(
 ) -> None:
     server, client = await start(nursery)
     with trio.fail_after(30):
-        ids = [await client.request("/ticker") for _ in range(2)]
-        await client.wait_for(lambda: all(client.events_of(s) for s in ids))
+        await client.open_streams("/ticker", 2)
         await client.stream.aclose()
         await trio.testing.wait_all_tasks_blocked()
     stats = server.statistics()
@@ -141,8 +137,7 @@ async def test_shut_window_resets_the_stream_after_send_timeout(
         settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 40},
     )
     with trio.fail_after(30):
-        sid = await client.request("/ticker")
-        await client.wait_for(lambda: sid in client.headers)
+        sid = await client.open_stream("/ticker", events=0)
         started = trio.current_time()
         await client.wait_for(lambda: sid in client.resets)
         # Ticks at 0 and 1 fill the 40-byte window; the one at 2 waits 5 s for more.
@@ -190,8 +185,7 @@ async def test_shutdown_sends_goaway_and_farewell(autojump_clock: trio.testing.M
             client = H2TestClient(await listener.connect())
             await client.start(outer)
             with trio.fail_after(5):
-                sid = await client.request("/ticker")
-                await client.wait_for(lambda: client.events_of(sid) >= 1)
+                sid = await client.open_stream("/ticker")
             start = trio.current_time()
             nursery.cancel_scope.cancel()
         assert trio.current_time() == start  # no waiting for the grace period

@@ -53,8 +53,7 @@ async def test_rapid_reset_gets_goaway_enhance_your_calm(
             sid = await client.request("/ticker", flush=False)
             client.conn.reset_stream(sid)
         await client.flush()
-        await client.wait_for(lambda: client.goaway is not None)
-        await client.wait_for(lambda: client.eof)
+        await client.wait_goaway()
         await trio.testing.wait_all_tasks_blocked()
     assert client.goaway is not None
     assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
@@ -128,11 +127,9 @@ async def test_garbage_frames_get_goaway_and_no_traceback(
     server = trio_sse.Server(h2_app())
     client = await open_h2_client(nursery, server)
     with trio.fail_after(5):
-        sid = await client.request("/ticker")
-        await client.wait_for(lambda: client.events_of(sid) >= 1)
+        await client.open_stream("/ticker")
         await client.stream.send_all(garbage)
-        await client.wait_for(lambda: client.goaway is not None)
-        await client.wait_for(lambda: client.eof)
+        await client.wait_goaway()
         await trio.testing.wait_all_tasks_blocked()
     assert client.goaway is not None
     assert client.goaway.error_code == code
@@ -182,8 +179,7 @@ async def test_event_stream_keeps_the_connection_past_keepalive_timeout(
     server = trio_sse.Server(h2_app(), config=trio_sse.Config(keepalive_timeout=5))
     client = await open_h2_client(nursery, server)
     with trio.fail_after(60):
-        sid = await client.request("/ticker")
-        await client.wait_for(lambda: client.events_of(sid) >= 20)
+        await client.open_stream("/ticker", events=20)
     assert client.goaway is None
     assert server.statistics().tickers_active == 1
 
@@ -296,8 +292,7 @@ async def test_made_you_reset_gets_goaway_enhance_your_calm(
             else:
                 sid = await client.request("/ticker", flush=False)
                 await client.flush(provoke(client, kind, sid))
-        await client.wait_for(lambda: client.goaway is not None)
-        await client.wait_for(lambda: client.eof)
+        await client.wait_goaway()
         await trio.testing.wait_all_tasks_blocked()
     assert client.goaway is not None
     assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
@@ -350,8 +345,7 @@ async def test_a_peer_that_answers_pings_keeps_its_quiet_stream(
     server = trio_sse.Server(h2_app(), config=PINGS)
     client = await open_h2_client(nursery, server, auto_ack=False)  # no WINDOW_UPDATE
     with trio.fail_after(60):
-        sid = await client.open_stream("/ticker")
-        await client.wait_for(lambda: client.events_of(sid) >= 30)  # 29 s of silence
+        await client.open_stream("/ticker", events=30)  # 29 s of silence
     assert client.pings == 5  # at 5, 10, 15, 20 and 25 s, each acknowledged at once
     assert client.goaway is None
     stats = server.statistics()
@@ -423,8 +417,7 @@ async def test_continuation_flood_gets_goaway(
             ContinuationFrame(1, b"\x40" * 1000).serialize() for _ in range(200)
         )
         await client.flush(raw)
-        await client.wait_for(lambda: client.goaway is not None)
-        await client.wait_for(lambda: client.eof)
+        await client.wait_goaway()
         seen = other.events_of(ticking)
         await other.wait_for(lambda: other.events_of(ticking) >= seen + 2)
     assert client.goaway is not None
