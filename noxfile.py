@@ -9,6 +9,8 @@ set. ``bench`` and ``bench_peers`` run only on demand.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 
 import nox
 
@@ -27,10 +29,33 @@ def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
+def _apt_install(session: nox.Session, package: str, binary: str) -> None:
+    """Install Debian's *package* with apt-get (sudo unless root) when *binary* is missing."""
+    if shutil.which(binary) is not None:
+        return
+    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "apt-get"]
+    session.run(*apt, "update", "-qq", external=True)
+    session.run(
+        *apt,
+        "install",
+        "-y",
+        "-qq",
+        package,
+        external=True,
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
 @nox.session(python=PYTHONS)
 @nox.parametrize("deps", ["latest", "lowest"])
 def tests(session: nox.Session, deps: str) -> None:
-    """Run the test suite with branch coverage (deps: latest, or the declared floors)."""
+    """Run the test suite with branch coverage (deps: latest, or the declared floors).
+
+    On Linux, Debian's nghttp2-client (``h2load``, for tests/loopback/test_http2_clients.py)
+    is installed when missing.
+    """
+    if sys.platform == "linux":
+        _apt_install(session, "nghttp2-client", "h2load")
     session.install("-e", ".", *_group("test"))
     if deps == "lowest":
         session.install(*_group("lowest"))
@@ -66,18 +91,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def e2e(session: nox.Session) -> None:
     """Browser tests: Debian's chromium (installed when missing) driven by Playwright."""
-    if not os.path.exists("/usr/bin/chromium"):
-        apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "apt-get"]
-        session.run(*apt, "update", "-qq", external=True)
-        session.run(
-            *apt,
-            "install",
-            "-y",
-            "-qq",
-            "chromium",
-            external=True,
-            env={"DEBIAN_FRONTEND": "noninteractive"},
-        )
+    _apt_install(session, "chromium", "chromium")
     session.install("-e", ".", *_group("e2e"))
     session.run("pytest", "-p", "no:cacheprovider", "-m", "e2e", "tests/e2e", *session.posargs)
 

@@ -1,12 +1,15 @@
-"""HTTP/2 with real clients on loopback: curl (prior knowledge, and ALPN over TLS) and
-Node's ``http2`` module."""
+"""HTTP/2 with real clients on loopback: curl (prior knowledge, and ALPN over TLS),
+Node's ``http2`` module, and nghttp2's load generator ``h2load`` (Debian's
+``nghttp2-client``, installed by the nox ``tests`` session when missing)."""
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import ssl as ssl_module
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,6 +104,47 @@ async def test_node_three_streams_on_one_connection_one_reset(nursery: trio.Nurs
     assert stats.http2_streams_total == 3
     assert stats.http2_resets_received >= 1
     assert stats.tickers_active == 0
+
+
+H2LOAD_REQUESTS = re.compile(
+    rb"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+    rb"(\d+) errored, (\d+) timeout"
+)
+
+
+async def h2load(*args: str) -> tuple[int, ...]:
+    """Run ``h2load`` (HTTP/2 prior knowledge over cleartext); its request counts:
+    (total, started, done, succeeded, failed, errored, timeout)."""
+    result = await trio.run_process(["h2load", *args], capture_stdout=True, capture_stderr=True)
+    match = H2LOAD_REQUESTS.search(result.stdout)
+    assert match is not None, result.stdout
+    return tuple(int(n) for n in match.groups())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="h2load comes from Debian's nghttp2-client")
+async def test_h2load_requests_and_event_streams(nursery: trio.Nursery) -> None:
+    server = await nursery.start(functools.partial(trio_sse.serve, h2_app(), "127.0.0.1", 0))
+    url = f"http://127.0.0.1:{server.port}/"
+    with trio.fail_after(60):
+        # 2000 requests on 4 connections, 10 streams at a time on each.
+        assert await h2load("-n", "2000", "-c", "4", "-m", "10", url) == (
+            *(2000,) * 4,
+            *(0,) * 3,
+        )
+        # 100 event streams (three events each, then the end) on 2 connections.
+        sse = ("-n", "100", "-c", "2", "-m", "10", "-H", "accept: text/event-stream", url)
+        assert await h2load(*sse) == (*(100,) * 4, *(0,) * 3)
+        while server.statistics().connections_open:  # h2load's close reaches us
+            await trio.sleep(0.01)
+    stats = server.statistics()
+    assert stats.http2_connections_total == stats.connections_total == 6
+    assert stats.http2_streams_total == stats.requests_total == 2100
+    assert stats.responses_by_status == {200: 2100}
+    assert stats.events_sent == 300
+    assert (stats.handler_errors, stats.stream_disconnects, stats.slow_clients_dropped) == (0, 0, 0)
+    assert (stats.http2_resets_received, stats.http2_resets_sent) == (0, 0)
+    assert stats.http2_connection_errors == 0
+    assert (stats.http2_streams_open, stats.event_streams_open, stats.tickers_active) == (0, 0, 0)
 
 
 def fast_app() -> trio_sse.Router:
