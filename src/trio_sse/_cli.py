@@ -288,4 +288,5 @@ async def _supervise(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         stop_timeout=args.grace + 5,
+        scheme="https" if args.certfile else "http",
     )

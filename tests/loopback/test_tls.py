@@ -261,13 +261,14 @@ async def test_self_signed_certificate_is_valid_for_localhost_names(
             await tls.aclose()
 
 
-async def test_cli_self_signed_serves_https_and_warns() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_cli_self_signed_serves_https_and_warns(workers: int) -> None:
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE  # what "the browser warns, accept anyway" means
     unverified.set_alpn_protocols(["http/1.1"])
     command = [sys.executable, "-m", "trio_sse", "serve", "--port", "0", "--host", "127.0.0.1"]
-    command += ["--self-signed", "--log-level", "warning"]
+    command += ["--self-signed", "--log-level", "warning", "--workers", str(workers)]
     async with trio.open_nursery() as nursery:
         process: trio.Process = await nursery.start(
             functools.partial(
@@ -288,6 +289,7 @@ async def test_cli_self_signed_serves_https_and_warns() -> None:
                 err += await process.stderr.receive_some(1024)
         first = out.split(b"\n")[0].decode()
         assert " serving on https://127.0.0.1:" in first
+        assert (f"{workers} workers" in first) == (workers > 1)  # each serves the same files
         warning = err.split(b"\n")[0].decode()
         assert warning.startswith("trio-sse: warning: --self-signed: a throwaway certificate")
         assert "for testing only" in warning
