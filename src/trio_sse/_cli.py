@@ -9,12 +9,15 @@ import logging
 import os
 import signal
 import sys
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
 
 from ._config import Config
 from ._demo import DEFAULT_INTERVAL, build_demo_app
+from ._selfsigned import HOSTS, SelfSignedUnavailableError, write_self_signed
 from ._server import Server
 from ._tls import tls_context
 from ._version import __version__
@@ -124,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PEM",
         help="the private key of --certfile (default: in the certfile itself)",
     )
+    s.add_argument(
+        "--self-signed",
+        action="store_true",
+        help=(
+            "serve HTTPS (and HTTP/2) with a throwaway certificate for localhost, made now "
+            "and deleted at exit: for testing only, browsers will warn"
+        ),
+    )
     s.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -164,8 +175,9 @@ async def _serve_demo(args: argparse.Namespace, events: RedisBroadcaster | None)
             shown = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
             for port in server.ports[:1] if args.worker is None else ():
                 print(f"trio-sse {__version__} serving on {scheme}://{shown}:{port}/", flush=True)
+                curl = "curl -Nk" if args.self_signed else "curl -N"  # -k: trust it anyway
                 print(
-                    f"  try: curl -N -H 'Accept: text/event-stream' {scheme}://{shown}:{port}/",
+                    f"  try: {curl} -H 'Accept: text/event-stream' {scheme}://{shown}:{port}/",
                     flush=True,
                 )
                 print(f"  demo: {scheme}://{shown}:{port}/demo", flush=True)
@@ -182,8 +194,39 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")  # `serve` is the default command
     args = parser.parse_args(argv)
+    if args.self_signed and (args.certfile or args.keyfile):
+        parser.error("--self-signed cannot be combined with --certfile or --keyfile")
     if args.keyfile and not args.certfile:
         parser.error("--keyfile needs --certfile")
+    with contextlib.ExitStack() as stack:
+        if args.self_signed:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="trio-sse-tls-"))
+            if not _make_self_signed(args, Path(folder)):
+                return 2
+        return _checked_main(args)
+
+
+def _make_self_signed(args: argparse.Namespace, folder: Path) -> bool:
+    """Write the throwaway certificate into *folder*, point *args* at it, and warn."""
+    try:
+        certfile, keyfile, tool = write_self_signed(folder)
+    except (SelfSignedUnavailableError, OSError) as exc:
+        print(f"trio-sse: {exc}", file=sys.stderr)
+        return False
+    args.certfile, args.keyfile = str(certfile), str(keyfile)
+    print(
+        f"trio-sse: warning: --self-signed: a throwaway certificate for {', '.join(HOSTS)}, "
+        f"made with {tool} in {folder} and deleted at exit. It is for testing only: "
+        f"browsers will warn that the connection is not private (accept it once, or start "
+        f"Chromium with --ignore-certificate-errors); never use it in production.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
+
+
+def _checked_main(args: argparse.Namespace) -> int:
+    """Check the TLS files, then serve (or supervise workers); return the exit status."""
     if args.certfile:
         try:  # check the files now, with a clear message, before any worker starts
             tls_context(args.certfile, args.keyfile)
@@ -245,4 +288,5 @@ async def _supervise(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         stop_timeout=args.grace + 5,
+        scheme="https" if args.certfile else "http",
     )

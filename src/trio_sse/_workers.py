@@ -170,7 +170,13 @@ class _Worker:
 
 
 async def supervise(
-    command: Sequence[str], *, workers: int, host: str, port: int, stop_timeout: float
+    command: Sequence[str],
+    *,
+    workers: int,
+    host: str,
+    port: int,
+    stop_timeout: float,
+    scheme: str = "http",
 ) -> int:
     """Run *workers* copies of *command* (plus ``--port P --worker K``) until a signal.
 
@@ -181,6 +187,7 @@ async def supervise(
         port: The port; ``0`` picks a free one for all of them.
         stop_timeout: Seconds to wait for the workers after forwarding the signal before
             killing them.
+        scheme: ``"https"`` when the workers serve TLS: the scheme of the address printed.
 
     Returns:
         The port served.
@@ -199,7 +206,7 @@ async def supervise(
                 shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
                 pids = ", ".join(str(slot.pid) for slot in slots)
                 print(
-                    f"trio-sse {workers} workers (pids {pids}) serving on http://{shown}:{port}/",
+                    f"trio-sse {workers} workers (pids {pids}) serving on {scheme}://{shown}:{port}/",
                     flush=True,
                 )
                 async for signum in signals:

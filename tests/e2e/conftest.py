@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +38,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
+@contextmanager
+def run_server(*options: str) -> Iterator[str]:
+    """``trio-sse serve`` on a free port of 127.0.0.1 (ticks every 0.2 s), plus *options*.
+
+    Yields the base URL it printed (``http://`` or, with ``--self-signed``, ``https://``);
+    stops it with SIGINT, which must end it cleanly.
+    """
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -53,13 +59,14 @@ def server_url() -> Iterator[str]:
             "0.2",
             "--log-level",
             "warning",
+            *options,
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    match = re.search(r"serving on (http://127\.0\.0\.1:\d+)/", line)
+    match = re.search(r"serving on (https?://127\.0\.0\.1:\d+)/", line)
     assert match, f"unexpected start-up line: {line!r}"
     url = match.group(1)
     try:
@@ -71,6 +78,12 @@ def server_url() -> Iterator[str]:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
         proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    with run_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

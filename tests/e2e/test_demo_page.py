@@ -1,4 +1,5 @@
-"""The ``/demo`` page in a real browser: both panels live, and each of the four experiments.
+"""The ``/demo`` page in a real browser: both panels live, and each of the first four
+experiments (the fifth, connections per origin, is in ``test_connections.py``).
 
 Every wait is on a DOM condition (``expect`` or ``page.wait_for_function``), never a fixed
 sleep. The server runs with ``--interval 0.2``, so the page's reconnection time (the
@@ -235,7 +236,7 @@ def test_named_events_reach_listeners_and_the_hand_written_dispatcher(page: Page
 
 
 def test_screenshot_of_every_experiment(page: Page) -> None:
-    """Run the four experiments on one page, then save the README's screenshot."""
+    """Run the five experiments on one page, then save the README's screenshot."""
     wait_counter(page, "ws-count", 3)
     page.get_by_test_id("ws-reconnect-toggle").check()
     page.get_by_test_id("reconnect-sse-drop").click()
@@ -255,6 +256,10 @@ def test_screenshot_of_every_experiment(page: Page) -> None:
         expect(page.get_by_test_id(f"direction-{side}-result")).to_have_attribute(
             "data-outcome", "ok"
         )
+    # Last: over HTTP/1.1 the EventSources it opens take every free connection of the origin.
+    page.get_by_test_id("conns-open").click()
+    expect(page.get_by_test_id("conns-sse-result")).to_have_attribute("data-receiving", "5")
+    expect(page.get_by_test_id("conns-ws-result")).to_have_attribute("data-receiving", "10")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True, animations="disabled")
     assert SCREENSHOT.read_bytes().startswith(b"\x89PNG")

@@ -1,5 +1,5 @@
 """TLS served directly, over real loopback sockets: HTTPS, SSE and wss://, clients that
-speak plain HTTP or only TLS 1.1, curl, and ``trio-sse serve --certfile``.
+speak plain HTTP or only TLS 1.1, curl, ``trio-sse serve --certfile`` and ``--self-signed``.
 
 Certificates are made by trustme (the fixtures are in ``conftest.py``). The context's
 checks are in ``tests/unit/test_tls_context.py``, the handshake timeout (on the virtual
@@ -9,6 +9,7 @@ clock) in ``tests/memory/test_tls_handshake.py``.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import ssl
 import subprocess
@@ -22,6 +23,7 @@ import trio.testing
 import trio_websocket
 
 import trio_sse
+from trio_sse._selfsigned import HOSTS, write_self_signed
 from trio_sse.testing import TestClient
 
 from ..helpers import running_server
@@ -229,3 +231,80 @@ async def test_cli_serves_https(pem_files: tuple[Path, Path], ca: trustme.CA) ->
         await client.aclose()
         process.terminate()
     assert process.returncode == 0
+
+
+# -- trio-sse serve --self-signed ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("tool", ["cryptography", "openssl"])
+async def test_self_signed_certificate_is_valid_for_localhost_names(
+    tool: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if tool == "openssl":
+        if shutil.which("openssl") is None:
+            pytest.skip("needs the openssl command line")
+        monkeypatch.setitem(sys.modules, "cryptography", None)  # force the fallback
+    certfile, keyfile, made_with = write_self_signed(tmp_path)
+    assert made_with == tool
+    assert (keyfile.stat().st_mode & 0o777) == 0o600
+    monkeypatch.undo()  # the client side below may use cryptography again
+    trusting = ssl.create_default_context(cafile=str(certfile))  # the certificate is its own CA
+    trusting.set_alpn_protocols(["h2", "http/1.1"])
+    async with running_server(
+        tls_app(), ssl_context=trio_sse.tls_context(certfile, keyfile)
+    ) as server:
+        for name in HOSTS:  # checked against the subjectAltName, with verification on
+            tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+            tls = trio.SSLStream(tcp, trusting, server_hostname=name)
+            await tls.do_handshake()
+            assert tls.selected_alpn_protocol() == "h2"
+            await tls.aclose()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_cli_self_signed_serves_https_and_warns(workers: int) -> None:
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE  # what "the browser warns, accept anyway" means
+    unverified.set_alpn_protocols(["http/1.1"])
+    command = [sys.executable, "-m", "trio_sse", "serve", "--port", "0", "--host", "127.0.0.1"]
+    command += ["--self-signed", "--log-level", "warning", "--workers", str(workers)]
+    async with trio.open_nursery() as nursery:
+        process: trio.Process = await nursery.start(
+            functools.partial(
+                trio.run_process,
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                check=False,
+            )
+        )
+        assert process.stdout is not None
+        assert process.stderr is not None
+        out = err = b""
+        with trio.fail_after(30):
+            while b"\n" not in out:
+                out += await process.stdout.receive_some(1024)
+            while b"\n" not in err:
+                err += await process.stderr.receive_some(1024)
+        first = out.split(b"\n")[0].decode()
+        assert " serving on https://127.0.0.1:" in first
+        assert (f"{workers} workers" in first) == (workers > 1)  # each serves the same files
+        warning = err.split(b"\n")[0].decode()
+        assert warning.startswith("trio-sse: warning: --self-signed: a throwaway certificate")
+        assert "for testing only" in warning
+        assert "browsers will warn" in warning
+        where = re.search(r" in (\S+) and deleted at exit", warning)
+        assert where, warning
+        folder = trio.Path(where.group(1))
+        assert sorted(p.name for p in await folder.iterdir()) == [
+            "selfsigned-cert.pem",
+            "selfsigned-key.pem",
+        ]
+        port = int(first.rsplit(":", 1)[1].strip("/"))
+        client = TestClient(await tls_client(port, unverified))
+        assert (await client.request("GET", "/")).body == b"ok"
+        await client.aclose()
+        process.terminate()
+    assert process.returncode == 0
+    assert not await folder.exists()  # removed at exit

@@ -48,7 +48,9 @@ history what it missed, as it would with a feed fed by its own source. The query
 names the page, so that ``/demo/drop`` can find its connections.
 
 * ``GET /demo``: the page; ``GET /demo/demo.css`` and ``GET /demo/demo.js``: its assets,
-  read from the package (``trio_sse/_static``). No CDN: it works offline.
+  read from the package (``trio_sse/_static``). No CDN: it works offline. Its fifth
+  experiment (connections per origin) opens N event streams on ``/`` and N WebSockets on
+  ``/ws``, the routes above: no route of its own.
 * ``GET /demo/events?client=ID``: the feed as an event stream. It starts with ``retry:
   R`` (R = max(1 s, 2 x interval), in milliseconds). With a ``Last-Event-ID`` the
   broadcaster replays what the client missed, announced first by one ``event: resumed``

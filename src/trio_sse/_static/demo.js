@@ -1,5 +1,6 @@
 // trio-sse demo page: one EventSource and one WebSocket on the same feed, side by side,
-// and the four SSE-vs-WebSocket experiments. Plain JavaScript, no dependencies.
+// the four SSE-vs-WebSocket experiments, and the fifth (connections per origin: HTTP/1.1 vs
+// HTTP/2). Plain JavaScript, no dependencies.
 //
 // The feed's ids are "<prefix>-<n>" (see trio_sse._broadcast): clients should treat ids as
 // opaque, but this page knows its server and reads <n> to show gaps.
@@ -564,6 +565,123 @@
     return fetch(`/publish?event=${type}`, { method: 'POST', body: data });
   }
 
+  // -- 5. connections per origin --------------------------------------------------------------
+
+  // N EventSources on '/' (the seed's ticker) and N WebSockets on '/ws' (its ticker as JSON),
+  // each counted on its own. Over HTTP/1.1 the browser queues an EventSource that finds all six
+  // connections of the origin taken: it stays CONNECTING, with no error, and receives nothing.
+  const MAX_CONNS = 50;
+  const conns = { sse: [], ws: [] }; // per transport: {index, count, state, conn, el}
+
+  function pageProtocol() {
+    const nav = performance.getEntriesByType('navigation')[0];
+    return (nav && nav.nextHopProtocol) || 'unknown';
+  }
+
+  function renderProtocol() {
+    const protocol = pageProtocol();
+    $('page-protocol').textContent = protocol;
+    $('page-protocol-hint').textContent = protocol === 'http/1.1'
+      ? 'six connections per origin, and the panel above holds one: from the sixth on, EventSources wait.'
+      : protocol === 'h2' || protocol === 'h3'
+        ? 'one connection, a stream per EventSource: they all flow.'
+        : 'see what happens.';
+  }
+
+  function renderConn(entry) {
+    entry.el.dataset.state = entry.state;
+    entry.el.dataset.count = String(entry.count);
+    entry.el.title = `${entry.state}, ${entry.count} message${entry.count === 1 ? '' : 's'}`;
+    entry.el.lastChild.textContent = entry.state === 'waiting' ? '…' : entry.count;
+  }
+
+  function renderConnsResult(transport) {
+    const entries = conns[transport];
+    const el = $(`conns-${transport}-result`);
+    if (!entries.length) {
+      el.textContent = 'None open.';
+      el.dataset.outcome = 'info';
+      return;
+    }
+    const receiving = entries.filter((e) => e.count > 0).length;
+    const waiting = entries.filter((e) => e.state === 'waiting').length;
+    el.dataset.receiving = String(receiving);
+    el.dataset.waiting = String(waiting);
+    const name = transport === 'sse' ? 'EventSource' : 'WebSocket';
+    let text = `<b class="ok">${receiving} of ${entries.length}</b> ${name}s receiving`;
+    if (waiting) {
+      text += `, <b class="bad">${waiting} waiting</b> for a connection`;
+      if (transport === 'sse' && pageProtocol() === 'http/1.1') text += ' (HTTP/1.1: six per origin)';
+    }
+    el.innerHTML = `${text}.`;
+    el.dataset.outcome = waiting ? 'bad' : receiving === entries.length ? 'ok' : 'info';
+  }
+
+  function newConn(transport, index) {
+    const el = document.createElement('li');
+    el.dataset.testid = `conns-${transport}-${index}`;
+    const n = document.createElement('span');
+    n.className = 'n';
+    n.textContent = `#${index}`;
+    el.append(n, document.createElement('span'));
+    el.lastChild.className = 'c';
+    const entry = { index, count: 0, state: 'waiting', conn: null, el };
+    conns[transport].push(entry);
+    $(`conns-${transport}`).append(el);
+    return entry;
+  }
+
+  function update(transport, entry, state, count) {
+    if (entry.state === 'closed') return;
+    if (state) entry.state = state;
+    if (count) entry.count += count;
+    renderConn(entry);
+    renderConnsResult(transport);
+  }
+
+  function openConnections() {
+    closeConnections();
+    const asked = Math.floor(Number($('conns-n').value)) || 10;
+    const n = Math.max(1, Math.min(MAX_CONNS, asked));
+    $('conns-n').value = n;
+    for (const t of ['sse', 'ws']) {
+      conns[t] = [];
+      $(`conns-${t}`).replaceChildren();
+    }
+    for (let i = 1; i <= n; i += 1) {
+      const entry = newConn('sse', i);
+      const source = new EventSource('/');
+      entry.conn = source;
+      source.onopen = () => update('sse', entry, 'open', 0);
+      source.onmessage = () => update('sse', entry, 'open', 1);
+      source.onerror = () => update('sse', entry, source.readyState === EventSource.CLOSED ? 'closed' : 'waiting', 0);
+    }
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    for (let i = 1; i <= n; i += 1) {
+      const entry = newConn('ws', i);
+      const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+      entry.conn = socket;
+      socket.onopen = () => update('ws', entry, 'open', 0);
+      socket.onmessage = () => update('ws', entry, 'open', 1);
+      socket.onclose = () => update('ws', entry, 'closed', 0);
+    }
+    for (const t of ['sse', 'ws']) {
+      conns[t].forEach(renderConn);
+      renderConnsResult(t);
+    }
+  }
+
+  function closeConnections() {
+    for (const t of ['sse', 'ws']) {
+      for (const entry of conns[t]) {
+        entry.conn.close();
+        entry.state = 'closed';
+        renderConn(entry);
+      }
+      renderConnsResult(t);
+    }
+  }
+
   // -- feed events, whichever transport brought them --------------------------------------------
 
   function onFeedEvent(transport, type, data, id) {
@@ -584,11 +702,16 @@
   $('binary-send').addEventListener('click', () => drawImage().then(sendBinary));
   $('types-price-send').addEventListener('click', () => publishTyped('price'));
   $('types-news-send').addEventListener('click', () => publishTyped('news'));
+  $('conns-open').addEventListener('click', openConnections);
+  $('conns-close').addEventListener('click', closeConnections);
+  renderProtocol();
   render(panels.sse);
   render(panels.ws);
   connectSse();
   connectWs(null);
 
   // For the end-to-end tests (and the curious, in the console).
-  window.trioSseDemo = { client: CLIENT, panels, binary, sendBinary, drawImage };
+  window.trioSseDemo = {
+    client: CLIENT, panels, binary, sendBinary, drawImage, conns, openConnections, closeConnections,
+  };
 })();
