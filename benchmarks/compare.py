@@ -37,7 +37,13 @@ server for every run):
   time, after 1,000 warm-up cycles (interval 1 s): cycles/s, CLOSE_WAIT sockets after 1 s,
   RSS and fds before/after, ``GET /`` still answering;
 * cancel: 20 x (open a stream, see its ticker counted, close it): how long until the
-  counter shows it gone (interval 0.25 s; the counter is polled back to back).
+  counter shows it gone (interval 0.25 s; the counter is polled back to back);
+* h2-idle, h2-ticker, h2-cancel: idle, ticker and cancel over cleartext HTTP/2 (prior
+  knowledge), 100 streams a connection (``loadclient h2streams``; ``_h2client.py`` for
+  h2-cancel, which ends each stream with ``RST_STREAM`` on a connection that stays open):
+  KiB per stream, the ticker's measures, ms until the ticker stops. Only on the servers
+  that speak HTTP/2 (trio-sse, hypercorn-trio); n/a for the others. After the table, a line
+  compares trio-sse's HTTP/2 stream with its HTTP/1.1 connection.
 
 Output: per-run lines, a table of medians with the ratio trio-sse/other (against a
 ``trio-sse@SHA`` build: after/before), and under
@@ -47,6 +53,8 @@ a PNG chart and the servers' logs. Loopback only; every loop is bounded in count
 
     python benchmarks/compare.py --rounds 3 --scenarios plain,idle,ticker,churn,cancel \\
         --servers trio-sse,hypercorn-trio,uvicorn,uvicorn-h11,aiohttp
+    python benchmarks/compare.py --servers trio-sse,hypercorn-trio \\
+        --scenarios idle,ticker,cancel,h2-idle,h2-ticker,h2-cancel  # HTTP/2 vs HTTP/1.1
     python benchmarks/compare.py --baseline-rev main          # + trio-sse@<main's SHA>
     python benchmarks/compare.py --baseline ../old-checkout   # + trio-sse@<its HEAD>
     python benchmarks/compare.py --quick --servers trio-sse,trio-sse@base,uvicorn-h11 \\
