@@ -37,7 +37,13 @@ server for every run):
   time, after 1,000 warm-up cycles (interval 1 s): cycles/s, CLOSE_WAIT sockets after 1 s,
   RSS and fds before/after, ``GET /`` still answering;
 * cancel: 20 x (open a stream, see its ticker counted, close it): how long until the
-  counter shows it gone (interval 0.25 s; the counter is polled back to back).
+  counter shows it gone (interval 0.25 s; the counter is polled back to back);
+* h2-idle, h2-ticker, h2-cancel: idle, ticker and cancel over cleartext HTTP/2 (prior
+  knowledge), 100 streams a connection (``loadclient h2streams``; ``_h2client.py`` for
+  h2-cancel, which ends each stream with ``RST_STREAM`` on a connection that stays open):
+  KiB per stream, the ticker's measures, ms until the ticker stops. Only on the servers
+  that speak HTTP/2 (trio-sse, hypercorn-trio); n/a for the others. After the table, a line
+  compares trio-sse's HTTP/2 stream with its HTTP/1.1 connection.
 
 Output: per-run lines, a table of medians with the ratio trio-sse/other (against a
 ``trio-sse@SHA`` build: after/before), and under
@@ -47,6 +53,8 @@ a PNG chart and the servers' logs. Loopback only; every loop is bounded in count
 
     python benchmarks/compare.py --rounds 3 --scenarios plain,idle,ticker,churn,cancel \\
         --servers trio-sse,hypercorn-trio,uvicorn,uvicorn-h11,aiohttp
+    python benchmarks/compare.py --servers trio-sse,hypercorn-trio \\
+        --scenarios idle,ticker,cancel,h2-idle,h2-ticker,h2-cancel  # HTTP/2 vs HTTP/1.1
     python benchmarks/compare.py --baseline-rev main          # + trio-sse@<main's SHA>
     python benchmarks/compare.py --baseline ../old-checkout   # + trio-sse@<its HEAD>
     python benchmarks/compare.py --quick --servers trio-sse,trio-sse@base,uvicorn-h11 \\
@@ -61,6 +69,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import math
 import os
@@ -82,6 +91,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
+from _h2client import H2ClientError, h2_cancel_samples
 from _procfs import close_wait_on, cpu_seconds, fd_count, rss_kib
 
 if TYPE_CHECKING:
@@ -98,7 +108,23 @@ STOP_TIMEOUT: Final = 3.0
 HTTP_TIMEOUT: Final = 5.0
 NOFILE_WANTED: Final = 65536
 SERVERS: Final = ("trio-sse", "hypercorn-trio", "uvicorn", "uvicorn-h11", "aiohttp")
-SCENARIOS: Final = ("plain", "idle", "ticker", "churn", "cancel")
+SCENARIOS: Final = (
+    "plain",
+    "idle",
+    "ticker",
+    "churn",
+    "cancel",
+    "h2-idle",
+    "h2-ticker",
+    "h2-cancel",
+)
+#: Scenarios over cleartext HTTP/2 (prior knowledge): run on the servers that speak it
+#: (``speaks_h2``), shown as n/a for the others.
+H2_SCENARIOS: Final = frozenset({"h2-idle", "h2-ticker", "h2-cancel"})
+H2_PEERS: Final = frozenset({"hypercorn-trio"})
+NOT_APPLICABLE: Final = "n/a"
+#: HTTP/2 stream vs HTTP/1.1 connection: a ratio within 1 +- LEVEL reads "level".
+LEVEL: Final = 0.1
 REFERENCE: Final = "trio-sse"
 BUILD_PREFIX: Final = "trio-sse@"  # trio-sse@SHA: a --baseline / --baseline-rev build
 BASELINE_ALIAS: Final = "trio-sse@base"  # in --servers: every baseline build
@@ -141,6 +167,8 @@ class Sizes:
     churn_batch: int
     cancel_samples: int
     inflight: int = 100
+    #: HTTP/2: streams per connection, the servers' SETTINGS_MAX_CONCURRENT_STREAMS
+    h2_streams_per_connection: int = 100
     idle_interval: float = 3600.0
     churn_interval: float = 1.0
     cancel_interval: float = 0.25
@@ -220,7 +248,26 @@ METRICS: Final[dict[str, tuple[Metric, ...]]] = {
         Metric("median_ms", "ticker outlives client ms (median)", False),
         Metric("max_ms", "max ms", False, headline=False),
     ),
+    "h2-idle": (
+        Metric("kib_per_stream_1000", "KiB/stream @1k", False),
+        Metric("kib_per_stream_5000", "KiB/stream @5k", False),
+        Metric("open_s_1000", "open 1k s", False),
+        Metric("open_s_5000", "open 5k s", False),
+        Metric("kib_per_stream_200", "KiB/stream @200", False),
+        Metric("open_s_200", "open 200 s", False),
+    ),
+    "h2-cancel": (
+        Metric("median_ms", "ticker outlives RST_STREAM ms (median)", False),
+        Metric("max_ms", "max ms", False, headline=False),
+    ),
 }
+METRICS["h2-ticker"] = METRICS["ticker"]  # the same measures, over HTTP/2 streams
+
+
+def speaks_h2(server: str) -> bool:
+    """Whether *server* serves cleartext HTTP/2 with prior knowledge: the trio-sse builds
+    and hypercorn; uvicorn and aiohttp have no HTTP/2."""
+    return server == REFERENCE or server.startswith(BUILD_PREFIX) or server in H2_PEERS
 
 
 # -- observing a process -------------------------------------------------------------------
@@ -638,9 +685,19 @@ def scenario_plain(spec: ServerSpec, ctx: Context) -> Metrics:
     return metrics
 
 
-def scenario_idle(spec: ServerSpec, ctx: Context) -> Metrics:
+def stream_argv(ctx: Context, port: int, count: int, *timing: str, http2: bool) -> list[str]:
+    """``loadclient streams`` (HTTP/1.1: a connection a stream) or ``loadclient h2streams``
+    (HTTP/2: ``h2_streams_per_connection`` streams a connection)."""
+    sizes = ctx.sizes
+    mode = "h2streams" if http2 else "streams"
+    argv = [str(ctx.loadclient), mode, str(port), str(count), str(sizes.inflight), *timing]
+    return [*argv, str(sizes.h2_streams_per_connection)] if http2 else argv
+
+
+def scenario_idle(spec: ServerSpec, ctx: Context, *, http2: bool = False) -> Metrics:
     sizes = ctx.sizes
     metrics: Metrics = {}
+    unit = "stream" if http2 else "conn"
     for count in sizes.idle_counts:
         with running_server(spec, sizes.idle_interval, ctx.logdir, f"{ctx.tag}-{count}") as srv:
             http_get(srv.port, "/")
@@ -662,21 +719,14 @@ def scenario_idle(spec: ServerSpec, ctx: Context) -> Metrics:
                     proc.stdin.write(b"\n")
                     proc.stdin.flush()
 
-            argv = [
-                str(ctx.loadclient),
-                "streams",
-                str(srv.port),
-                str(count),
-                str(sizes.inflight),
-                "0",
-                "0",
-                "120",
-            ]
+            argv = stream_argv(ctx, srv.port, count, "0", "0", "120", http2=http2)
             run = run_client(argv, srv, 130.0, on_line)
         opened = int(run.result["opened"])
         if opened != count or "rss" not in sample:
             raise BenchError(f"idle: opened {opened} of {count} ({run.result})")
-        metrics[f"kib_per_conn_{count}"] = (sample["rss"] - before) / count
+        metrics[f"kib_per_{unit}_{count}"] = (sample["rss"] - before) / count
+        if http2:
+            metrics[f"connections_{count}"] = float(run.result["connections"])
         metrics[f"open_s_{count}"] = float(run.result["open_seconds"])
         metrics[f"rss_base_kib_{count}"] = float(before)
         metrics[f"client_cpu_s_{count}"] = run.cpu_s
@@ -684,19 +734,15 @@ def scenario_idle(spec: ServerSpec, ctx: Context) -> Metrics:
     return metrics
 
 
-def scenario_ticker(spec: ServerSpec, ctx: Context) -> Metrics:
+def scenario_ticker(spec: ServerSpec, ctx: Context, *, http2: bool = False) -> Metrics:
     sizes = ctx.sizes
     with running_server(spec, sizes.ticker_interval, ctx.logdir, ctx.tag) as server:
-        argv = [
-            str(ctx.loadclient),
-            "streams",
-            str(server.port),
-            str(sizes.ticker_streams),
-            str(sizes.inflight),
+        timing = (
             repr(sizes.ticker_interval),
             repr(sizes.ticker_seconds),
             str(sizes.ticker_seconds + 60),
-        ]
+        )
+        argv = stream_argv(ctx, server.port, sizes.ticker_streams, *timing, http2=http2)
         run = run_client(argv, server, sizes.ticker_seconds + 70)
     result = run.result
     if int(result["opened"]) != sizes.ticker_streams:
@@ -716,6 +762,8 @@ def scenario_ticker(spec: ServerSpec, ctx: Context) -> Metrics:
         "open_s": float(result["open_seconds"]),
         "dropped": float(result["dropped"]),
     }
+    if http2:
+        metrics["connections"] = float(result["connections"])
     note_cpu(metrics, run)
     return metrics
 
@@ -856,14 +904,25 @@ async def _cancel_samples(server: Server, samples: int) -> list[float]:
     return delays
 
 
-def scenario_cancel(spec: ServerSpec, ctx: Context) -> Metrics:
+async def _h2_cancel_samples(server: Server, samples: int) -> list[float]:
+    poller = Poller(server.port, server.counter_path)
+    try:
+        return await h2_cancel_samples(HOST, server.port, samples, poller.tickers)
+    except H2ClientError as e:
+        raise BenchError(f"h2-cancel: {e}") from None
+    finally:
+        await poller.aclose()
+
+
+def scenario_cancel(spec: ServerSpec, ctx: Context, *, http2: bool = False) -> Metrics:
     sizes = ctx.sizes
     with running_server(spec, sizes.cancel_interval, ctx.logdir, ctx.tag) as server:
         if server.tickers() != 0:
             raise BenchError("cancel: the counter is not 0 at the start")
         usage0, cpu0 = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server.pid)
         t0 = time.monotonic()
-        delays = trio.run(_cancel_samples, server, sizes.cancel_samples)
+        samples = _h2_cancel_samples if http2 else _cancel_samples
+        delays = trio.run(samples, server, sizes.cancel_samples)
         wall = time.monotonic() - t0
         usage1, cpu1 = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server.pid)
     client_cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
@@ -884,6 +943,9 @@ SCENARIO_FUNCS: Final[dict[str, Callable[[ServerSpec, Context], Metrics]]] = {
     "ticker": scenario_ticker,
     "churn": scenario_churn,
     "cancel": scenario_cancel,
+    "h2-idle": functools.partial(scenario_idle, http2=True),
+    "h2-ticker": functools.partial(scenario_ticker, http2=True),
+    "h2-cancel": functools.partial(scenario_cancel, http2=True),
 }
 
 
@@ -913,7 +975,7 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]
     """scenario -> server -> metric -> median over the rounds that completed."""
     values: dict[str, dict[str, dict[str, list[float]]]] = {}
     for run in runs:
-        if run.get("error"):
+        if run.get("error") or "metrics" not in run:
             continue
         per = values.setdefault(run["scenario"], {}).setdefault(run["server"], {})
         for key, value in run["metrics"].items():
@@ -945,11 +1007,60 @@ def summary_rows(
             vals = [by_server.get(s, {}).get(metric.key, nan) for s in servers]
             ours = by_server.get(REFERENCE, {}).get(metric.key, nan)
             arrow = "higher" if metric.higher_is_better else "lower"
-            row = [scenario, f"{metric.label} ({arrow} is better)", *map(fmt, vals)]
+            shown = [shown_value(scenario, s, v) for s, v in zip(servers, vals, strict=True)]
+            row = [scenario, f"{metric.label} ({arrow} is better)", *shown]
             if REFERENCE in servers:
-                row += [fmt(ratio(ours, by_server.get(p, {}).get(metric.key, nan))) for p in peers]
+                row += [
+                    shown_value(scenario, p, ratio(ours, by_server.get(p, {}).get(metric.key, nan)))
+                    for p in peers
+                ]
             rows.append(row)
     return rows
+
+
+def shown_value(scenario: str, server: str, value: float) -> str:
+    """``fmt(value)``, or n/a for an HTTP/2 scenario on a server without HTTP/2."""
+    if scenario in H2_SCENARIOS and not speaks_h2(server):
+        return NOT_APPLICABLE
+    return fmt(value)
+
+
+def h2_vs_h11(med: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], dict[str, Any]]:
+    """trio-sse's idle memory: an HTTP/2 stream against an HTTP/1.1 connection (the issue's
+    "an HTTP/2 stream cheaper than an HTTP/1.1 connection"), and its ticker's events per
+    CPU-second over both; lines to print and the figures for the JSON."""
+    h11 = med.get("idle", {}).get(REFERENCE, {})
+    h2 = med.get("h2-idle", {}).get(REFERENCE, {})
+    lines: list[str] = []
+    figures: dict[str, Any] = {}
+    for key, value in sorted(h2.items()):
+        if not key.startswith("kib_per_stream_"):
+            continue
+        count = key.rsplit("_", 1)[1]
+        conn = h11.get(f"kib_per_conn_{count}")
+        if conn is None:
+            continue
+        share = ratio(value, conn)
+        verdict = (
+            "cheaper" if share < 1 - LEVEL else "dearer" if share > 1 + LEVEL else "level"
+        ) + f" (beyond +-{LEVEL:.0%} counts)"
+        figures[count] = {"h2_kib_per_stream": value, "h11_kib_per_conn": conn, "ratio": share}
+        lines.append(
+            f"{REFERENCE} idle @{int(count):,}: HTTP/2 stream {fmt(value)} KiB vs HTTP/1.1 "
+            f"connection {fmt(conn)} KiB: {fmt(share)}x, {verdict}"
+        )
+    ticks = {
+        name: med.get(name, {}).get(REFERENCE, {}).get("events_per_cpu_s")
+        for name in ("ticker", "h2-ticker")
+    }
+    if ticks["ticker"] and ticks["h2-ticker"]:
+        share = ratio(ticks["h2-ticker"], ticks["ticker"])
+        figures["ticker_events_per_cpu_s"] = {"h2": ticks["h2-ticker"], "h11": ticks["ticker"]}
+        lines.append(
+            f"{REFERENCE} ticker: {fmt(ticks['h2-ticker'])} events/CPU-s over HTTP/2 vs "
+            f"{fmt(ticks['ticker'])} over HTTP/1.1: {fmt(share)}x"
+        )
+    return lines, figures
 
 
 def table(header: list[str], rows: list[list[str]], markdown: bool = False) -> str:
@@ -1013,8 +1124,8 @@ def chart(med: dict[str, dict[str, dict[str, float]]], servers: Sequence[str], p
         ax.set_xticklabels(servers, rotation=30, ha="right", fontsize=7)
         arrow = "higher" if metric.higher_is_better else "lower"
         ax.set_title(f"{scenario}: {metric.label}\n({arrow} is better)", fontsize=9)
-        for i, v in enumerate(vals):
-            ax.annotate(fmt(v), (i, v), ha="center", va="bottom", fontsize=7)
+        for i, (s, v) in enumerate(zip(servers, vals, strict=True)):
+            ax.annotate(shown_value(scenario, s, v), (i, v), ha="center", va="bottom", fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     builds = [s for s in servers if s.startswith(BUILD_PREFIX)]
@@ -1189,6 +1300,11 @@ def run_all(
                 tag = f"r{rnd}-{scenario}-{name}"
                 t0 = time.monotonic()
                 entry: dict[str, Any] = {"round": rnd, "scenario": scenario, "server": name}
+                if scenario in H2_SCENARIOS and not speaks_h2(name):
+                    entry["not_applicable"] = "no HTTP/2"
+                    runs.append(entry)
+                    print_run(entry, scenario)
+                    continue
                 try:
                     entry["metrics"] = SCENARIO_FUNCS[scenario](
                         specs[name], Context(sizes, loadclient, logdir, tag)
@@ -1212,6 +1328,9 @@ def run_all(
         f"(against a {BUILD_PREFIX}SHA build: after / before)"
     )
     print(table(header, summary_rows(med, servers, everything=True)))
+    comparison, comparison_figures = h2_vs_h11(med)
+    for line in comparison:
+        print(line)
     one_minute = [load[0] for load in loads]
     print(
         f"load average (1 min) during the run: min {min(one_minute):.2f}, "
@@ -1243,8 +1362,12 @@ def run_all(
         "loadavg": {"samples": loads, "min": min(one_minute), "max": max(one_minute)},
         "runs": runs,
         "medians": med,
-        "summary_markdown": table(
-            header, summary_rows(med, servers, everything=False), markdown=True
+        "h2_vs_h11": comparison_figures,
+        "summary_markdown": "\n\n".join(
+            [
+                table(header, summary_rows(med, servers, everything=False), markdown=True),
+                *(f"* {line}" for line in comparison),
+            ]
         ),
     }
     (outdir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -1264,7 +1387,10 @@ def run_all(
 
 
 def print_run(entry: dict[str, Any], scenario: str) -> None:
-    head = f"round {entry['round']} {scenario:<7} {entry['server']:<17}"
+    head = f"round {entry['round']} {scenario:<9} {entry['server']:<17}"
+    if entry.get("not_applicable"):
+        print(f"{head} {NOT_APPLICABLE} ({entry['not_applicable']})", flush=True)
+        return
     if entry.get("error"):
         print(f"{head} FAILED after {entry['seconds']:.1f} s: {entry['error']}", flush=True)
         return

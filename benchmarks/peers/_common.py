@@ -9,6 +9,9 @@ HOST: Final = "127.0.0.1"  # loopback only
 BACKLOG: Final = 4096  # trio's default (net.core.somaxconn); the frameworks' own are 100-2048
 NO_PING: Final = 24 * 3600  # the SSE libraries' keep-alive comments: one a day, i.e. never
 SSE_ACCEPT: Final = "text/event-stream"
+#: HTTP/2 peers' SETTINGS_MAX_CONCURRENT_STREAMS: trio-sse's default
+#: (``Config.http2_max_concurrent_streams``), hypercorn's too.
+H2_MAX_CONCURRENT_STREAMS: Final = 100
 
 
 def make_parser(description: str) -> argparse.ArgumentParser:

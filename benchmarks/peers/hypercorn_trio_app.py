@@ -4,6 +4,7 @@
 message``, ``data: hello``, ``id: N`` every ``--interval`` seconds (tick n due at start +
 n x interval, the first one interval after the stream opens); ``GET /ticks``: the number of
 live tickers; anything else on ``/``: ``ok``. No pings, no compression, no access log.
+HTTP/1.1, and HTTP/2 in cleartext with prior knowledge (at most 100 streams a connection).
 Loopback only: ``python benchmarks/peers/hypercorn_trio_app.py --port P --interval S``.
 """
 
@@ -13,7 +14,15 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 import trio
-from _common import BACKLOG, HOST, NO_PING, SSE_ACCEPT, Tickers, parse_args
+from _common import (
+    BACKLOG,
+    H2_MAX_CONCURRENT_STREAMS,
+    HOST,
+    NO_PING,
+    SSE_ACCEPT,
+    Tickers,
+    parse_args,
+)
 from hypercorn.config import Config
 from hypercorn.trio import serve
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -62,6 +71,9 @@ def main() -> None:
     config.errorlog = "-"
     config.loglevel = "WARNING"
     config.backlog = BACKLOG
+    # HTTP/2 (compare.py's h2-* scenarios): cleartext with prior knowledge needs no option
+    # (hypercorn switches on the preface); the streams per connection as trio-sse's default.
+    config.h2_max_concurrent_streams = H2_MAX_CONCURRENT_STREAMS
     print(f"serving on http://{HOST}:{args.port}/", flush=True)
     try:
         app = cast("ASGIFramework", build_app(args.interval))  # starlette's ASGI types differ
