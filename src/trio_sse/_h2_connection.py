@@ -227,7 +227,10 @@ class HTTP2Connection:
                 if not self._dispatch(events, nursery):
                     await self._fail("budget exceeded")
                     return False
-            await link.flush()
+            try:
+                await link.flush()
+            except StreamClosedError:
+                return True  # the peer is gone (reset, closed) or too slow to read
             if self._peer_left:
                 return True
             if link.closing and not self._streams:
@@ -236,9 +239,13 @@ class HTTP2Connection:
             idle = self._idle = trio.CancelScope(
                 deadline=self._pings.deadline(now) if self._streams else now + keepalive
             )
-            with idle:
-                data = await link.transport.read()
-            self._idle = None
+            try:
+                with idle:
+                    data = await link.transport.read()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return True  # a TCP reset: the peer left, as at EOF
+            finally:
+                self._idle = None
             if idle.cancelled_caught:
                 if not self._streams:
                     link.queue_goaway()  # idle for keepalive_timeout: close politely

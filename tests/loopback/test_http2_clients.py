@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import shutil
+import socket
 import ssl as ssl_module
+import struct
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +22,7 @@ import trustme
 
 import trio_sse
 
-from ..h2_client import h2_app
+from ..h2_client import H2TestClient, h2_app
 
 if TYPE_CHECKING:
     import ssl
@@ -192,3 +195,25 @@ async def test_tls_h2_with_http2_off_is_closed(
             pass
     await trio.aclose_forcefully(tls)
     assert server.statistics().http2_connections_total == 0
+
+
+async def test_tcp_reset_ends_the_streams_quietly(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that vanishes with a TCP reset (``SO_LINGER`` 0) mid-stream: every
+    stream ends as a disconnect, the tickers stop, and nothing is logged as an error."""
+    server = await nursery.start(functools.partial(trio_sse.serve, h2_app(), "127.0.0.1", 0))
+    sock = await trio.open_tcp_stream("127.0.0.1", server.port)
+    client = H2TestClient(sock)
+    await client.start(nursery)
+    await client.open_streams("/ticker", 3)
+    assert server.statistics().tickers_active == 3
+    sock.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.socket.close()
+    with trio.fail_after(5):
+        while server.statistics().connections_open:
+            await trio.sleep(0.01)
+    stats = server.statistics()
+    assert stats.stream_disconnects == 3
+    assert stats.tickers_active == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
