@@ -40,24 +40,63 @@ __all__ = ["CURRENT_TIMER", "TimerService", "sleep_until"]
 #: one entry per departed client until its deadline).
 _COMPACT_MIN: Final = 1024
 
-#: Marks the entry of a sleeper woken before its deadline (the service stopping).
-_EARLY: Final = object()
-
 #: Sleepers woken per scheduler batch at most: a thousand tickers due at the same moment
 #: then take turns with everything else instead of holding up the whole server at once.
 WAKE_BATCH: Final = 64
 
-# [deadline, sequence number, task (None once woken or cancelled, _EARLY), abort function]
-_Entry = list[object]
+
+class _Sleeper:
+    """A task's parking record on one timer, reused for every sleep of that task.
+
+    It is its own abort function, so a sleep allocates nothing that outlives it but a
+    ``(deadline, sequence)`` heap tuple: no closure, and above all no reference cycle.
+    (A per-sleep closure over its own heap entry made a cycle per tick; with thousands
+    of tickers that garbage kept the cyclic collector busy, and its full collections
+    paused the whole server for tens of milliseconds.) It holds its task only while the
+    task is parked, and knows its owner by ``id`` otherwise, so that the task, its
+    context and this record make no cycle either.
+    """
+
+    __slots__ = ("early", "owner", "seq", "task", "timer")
+
+    def __init__(self, timer: TimerService, owner: int) -> None:
+        self.timer = timer
+        self.owner = owner  # id() of the task it belongs to (a live task's id is unique)
+        self.task: trio.lowlevel.Task | None = None  # while parked
+        self.seq = -1  # the key of the current sleep in the timer's parked table
+        self.early = False  # woken before the deadline (the service stopping)
+
+    def __call__(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        """Abort the sleep (cancellation): off the parked table at once."""
+        self.task = None
+        self.timer.discard(self.seq)
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def wake(self) -> None:
+        task = self.task
+        assert task is not None
+        self.task = None
+        trio.lowlevel.reschedule(task)
+
+
+#: The current task's :class:`_Sleeper` (each task runs in its own copy of the context,
+#: so a task finds either its own record or, at its first sleep, its parent's or none).
+_SLEEPER: contextvars.ContextVar[_Sleeper] = contextvars.ContextVar("trio_sse_sleeper")
 
 
 class TimerService:
-    """Wakes parked tasks at their deadlines. Internal: one per :class:`Server`."""
+    """Wakes parked tasks at their deadlines. Internal: one per :class:`Server`.
+
+    The heap holds ``(deadline, sequence)`` tuples (floats and ints only, which the cyclic
+    collector untracks at its first look) and ``_parked`` maps a sequence number to its
+    sleeper; a cancelled sleep leaves its heap tuple behind as a dead entry.
+    """
 
     __slots__ = (
         "_dead",
         "_heap",
         "_not_before",
+        "_parked",
         "_resolution",
         "_running",
         "_scope",
@@ -68,7 +107,8 @@ class TimerService:
     def __init__(self, resolution: float = 0.0) -> None:
         self._resolution = resolution  # see Config.timer_resolution
         self._not_before = -math.inf  # the earliest next wake-up, by the resolution
-        self._heap: list[_Entry] = []
+        self._heap: list[tuple[float, int]] = []
+        self._parked: dict[int, _Sleeper] = {}
         self._seq = itertools.count()
         self._scope: trio.CancelScope | None = None  # the service's current sleep
         self._stop: trio.CancelScope | None = None
@@ -81,48 +121,46 @@ class TimerService:
 
     def __len__(self) -> int:
         """Tasks currently parked here."""
-        return len(self._heap) - self._dead
+        return len(self._parked)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve sleepers until :meth:`stop` (shielded from outer cancellation)."""
         heap = self._heap
+        parked = self._parked
         resolution = self._resolution
         with trio.CancelScope(shield=True) as self._stop:
             self._running = True
             task_status.started()
             try:
                 while True:
-                    deadline = max(heap[0][0], self._not_before) if heap else math.inf  # type: ignore[call-overload]
+                    deadline = max(heap[0][0], self._not_before) if heap else math.inf
                     with trio.CancelScope(deadline=deadline) as self._scope:
                         await trio.sleep_forever()
                     self._scope = None
                     now = trio.current_time()
                     self._not_before = now + resolution
                     woken = 0
-                    while heap and heap[0][0] <= now:  # type: ignore[operator]
+                    while heap and heap[0][0] <= now:
                         if woken == WAKE_BATCH:
                             # More are due: wake them in the next scheduler batch, so the
                             # other tasks (a request, a new connection) run in between.
                             self._not_before = now
                             break
-                        entry = heapq.heappop(heap)
-                        task = entry[2]
-                        if task is None:
+                        sleeper = parked.pop(heapq.heappop(heap)[1], None)
+                        if sleeper is None:
                             self._dead -= 1
                         else:
-                            entry[2] = None
-                            trio.lowlevel.reschedule(task)  # type: ignore[arg-type]
+                            sleeper.wake()
                             woken += 1
             finally:
                 self._running = False
                 self._scope = None
                 # Anything still parked outlived the server's connections: let it finish
                 # its sleep on trio's own timer (see ``sleep_until``).
-                for entry in heap:
-                    task = entry[2]
-                    if task is not None:
-                        entry[2] = _EARLY
-                        trio.lowlevel.reschedule(task)  # type: ignore[arg-type]
+                for sleeper in parked.values():
+                    sleeper.early = True
+                    sleeper.wake()
+                parked.clear()
                 heap.clear()
                 self._dead = 0
 
@@ -139,32 +177,41 @@ class TimerService:
             if deadline <= trio.current_time():
                 await trio.lowlevel.checkpoint()
                 return
-            entry = self._park(deadline)
-            await trio.lowlevel.wait_task_rescheduled(entry[3])  # type: ignore[arg-type]
-            if entry[2] is not _EARLY:
+            sleeper = self._park(deadline)
+            await trio.lowlevel.wait_task_rescheduled(sleeper)
+            if not sleeper.early:
                 return
             # Woken early: only the service stopping does that. Finish on trio's timer.
         await trio.sleep_until(deadline)
 
-    def _park(self, deadline: float) -> _Entry:
-        """Put the current task on the heap; return its entry (abort function last)."""
+    def discard(self, seq: int) -> None:
+        """Forget the sleep *seq* (its task was cancelled); its heap tuple goes dead."""
+        if self._parked.pop(seq, None) is None:
+            return
+        self._dead += 1
         heap = self._heap
+        if self._dead > _COMPACT_MIN and self._dead * 2 > len(heap):
+            parked = self._parked
+            heap[:] = [entry for entry in heap if entry[1] in parked]
+            heapq.heapify(heap)
+            self._dead = 0
 
-        def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-            entry[2] = None
-            self._dead += 1
-            if self._dead > _COMPACT_MIN and self._dead * 2 > len(heap):
-                heap[:] = [e for e in heap if e[2] is not None]
-                heapq.heapify(heap)
-                self._dead = 0
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        entry: _Entry = [deadline, next(self._seq), trio.lowlevel.current_task(), abort]
-        heapq.heappush(heap, entry)
+    def _park(self, deadline: float) -> _Sleeper:
+        """Put the current task on the heap; return its (reused) sleeper."""
+        task = trio.lowlevel.current_task()
+        sleeper = _SLEEPER.get(None)
+        if sleeper is None or sleeper.owner != id(task) or sleeper.timer is not self:
+            sleeper = _Sleeper(self, id(task))
+            _SLEEPER.set(sleeper)
+        sleeper.task = task
+        seq = sleeper.seq = next(self._seq)
+        sleeper.early = False
+        self._parked[seq] = sleeper
+        heapq.heappush(self._heap, (deadline, seq))
         scope = self._scope
         if scope is not None and deadline < scope.deadline:
             scope.deadline = max(deadline, self._not_before)
-        return entry
+        return sleeper
 
 
 #: The timer serving the current task's sleeps: set by the server in each connection's
