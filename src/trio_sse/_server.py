@@ -230,6 +230,9 @@ class Server:
     async def _accept_loop(
         self, listener: trio.abc.Listener[trio.abc.Stream], nursery: trio.Nursery
     ) -> None:
+        # Set once here, inherited by each connection task's copy of this context: no
+        # per-connection context change (which allocates) in ``_serve``.
+        self._enter_context()
         backlog = backlog_socket(listener)
         try:
             while True:
@@ -298,6 +301,15 @@ class Server:
         """
         await self._serve(stream, client)
 
+    def _enter_context(self) -> None:
+        """Make this server (and its running timer) current in the calling task's context
+        (trio gives every task a copy of its spawner's)."""
+        if _current_server.get(None) is not self:
+            _current_server.set(self)
+        timer = self._timer
+        if timer.running and CURRENT_TIMER.get(None) is not timer:
+            CURRENT_TIMER.set(timer)
+
     async def _serve(
         self, stream: trio.abc.Stream, client: tuple[str, int] | None, accepted: bool = False
     ) -> None:
@@ -306,9 +318,7 @@ class Server:
         context = self._context
         counters = context.counters
         counters.connections_total += 1
-        _current_server.set(self)  # this task's context only: trio gives each task a copy
-        if self._timer.running:
-            CURRENT_TIMER.set(self._timer)
+        self._enter_context()
         if (
             accepted
             and isinstance(stream, trio.SocketStream)
