@@ -12,11 +12,12 @@ from __future__ import annotations
 import gc
 from typing import TYPE_CHECKING
 
+import trio_sse
 from trio_sse._demo import build_demo_app
 from trio_sse.testing import MemoryListener, TestClient
 
 from ..h2_client import open_h2_client
-from ..helpers import SSE, running_server
+from ..helpers import SSE, open_ws, running_server
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -71,3 +72,18 @@ async def test_http2_event_streams(
             await client.wait_for(lambda: all(client.events_of(sid) >= done for sid in ids))
 
         assert await cyclic_garbage(tick) == 0
+
+
+async def test_websocket_ticks(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    server = trio_sse.Server(build_demo_app(interval=0.1))
+    sockets = [(await open_ws(nursery, server))[0] for _ in range(STREAMS)]
+
+    async def tick() -> None:
+        for ws in sockets:
+            await ws.get_message()
+
+    assert await cyclic_garbage(tick) == 0
+    for ws in sockets:
+        await ws.aclose()
