@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 from typing import TYPE_CHECKING
 
-import trio_sse
 from trio_sse._demo import build_demo_app
 from trio_sse.testing import MemoryListener, TestClient
 
@@ -77,13 +76,13 @@ async def test_http2_event_streams(
 async def test_websocket_ticks(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
-    server = trio_sse.Server(build_demo_app(interval=0.1))
-    sockets = [(await open_ws(nursery, server))[0] for _ in range(STREAMS)]
+    async with running_server(build_demo_app(interval=0.1)) as server:
+        sockets = [(await open_ws(nursery, server))[0] for _ in range(STREAMS)]
 
-    async def tick() -> None:
+        async def tick() -> None:
+            for ws in sockets:
+                await ws.get_message()
+
+        assert await cyclic_garbage(tick) == 0
         for ws in sockets:
-            await ws.get_message()
-
-    assert await cyclic_garbage(tick) == 0
-    for ws in sockets:
-        await ws.aclose()
+            await ws.aclose()
