@@ -50,7 +50,7 @@ async def open_streams(port: int, count: int, sockets: list[socket.socket]) -> N
         sock.setblocking(False)
         sock.connect_ex(("127.0.0.1", port))
         sockets.append(sock)
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
     await trio.sleep(0.3)  # accepted
     for sock in sockets[-count:]:
         sock.send(REQUEST)
