@@ -44,17 +44,19 @@ def per_unit(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, units: i
     return sum(stat.size_diff for stat in after.compare_to(before, "filename")) / units
 
 
-async def open_streams(port: int, count: int, sockets: list[socket.socket]) -> None:
+async def open_streams(server: trio_sse.Server, count: int, sockets: list[socket.socket]) -> None:
+    """Open *count* event streams; return when each one's producer runs."""
+    expected = server.statistics().tickers_active + count
     for _ in range(count):
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", port))
+        # A blocking connect completes in the kernel's backlog without our accept loop.
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(REQUEST)
         sockets.append(sock)
-        await trio.lowlevel.checkpoint()
-    await trio.sleep(0.3)  # accepted
-    for sock in sockets[-count:]:
-        sock.send(REQUEST)
-    await trio.sleep(0.5)  # answered, every producer asleep
+        await trio.lowlevel.checkpoint()  # let the server accept as we go
+    with trio.fail_after(60):
+        while server.statistics().tickers_active < expected:  # noqa: ASYNC110 (a counter)
+            await trio.sleep(0.05)
+    await trio.sleep(0.2)  # every producer asleep, nothing in flight
 
 
 async def measure_trio_sse(streams: int, top: int) -> float:
@@ -62,15 +64,14 @@ async def measure_trio_sse(streams: int, top: int) -> float:
     async with trio.open_nursery() as nursery:
         serve = functools.partial(trio_sse.serve, build_demo_app(interval=600.0), "127.0.0.1", 0)
         server: trio_sse.Server = await nursery.start(serve)
-        await open_streams(server.port, 20, sockets)  # warm up: first-use allocations
+        await open_streams(server, 20, sockets)  # warm up: first-use allocations
         gc.collect()
         tracemalloc.start(30)
         before = tracemalloc.take_snapshot()
-        await open_streams(server.port, streams, sockets)
+        await open_streams(server, streams, sockets)
         gc.collect()
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
-        assert server.statistics().tickers_active == streams + 20
         total = per_unit(before, after, streams)
         print(f"trio-sse: {total:,.0f} B per idle HTTP/1.1 event stream ({streams} streams)")
         by_frame: collections.Counter[str] = collections.Counter()
