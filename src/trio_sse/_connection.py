@@ -110,14 +110,19 @@ class HTTPConnection:
                 if first and self._started is not None:
                     started = self._started
                 if not first and not conn.trailing_data[0]:
-                    # Idle keep-alive: wait for the first byte of the next request, or close.
-                    if context.shutting_down:
-                        return
-                    with trio.move_on_after(self._config.keepalive_timeout) as idle:
-                        channel.interrupt = idle
-                        data = await channel.receive()
-                    channel.interrupt = None
-                    if idle.cancelled_caught or not data:
+                    # Keep-alive: the next request, if it has arrived by our next turn;
+                    # else wait for its first byte (idle timeout, shutdown), or close.
+                    data = await channel.receive_after_turn()
+                    if data is None:
+                        if context.shutting_down:
+                            return
+                        with trio.move_on_after(self._config.keepalive_timeout) as idle:
+                            channel.interrupt = idle
+                            data = await channel.receive()
+                        channel.interrupt = None
+                        if idle.cancelled_caught:
+                            return
+                    if not data:
                         return
                     started = trio.current_time()
                 try:

@@ -104,6 +104,14 @@ class H11Channel:
         self.conn.receive_data(data)
         return data
 
+    async def receive_after_turn(self) -> bytes | None:
+        """Yield to the other tasks, then give h11 what has arrived; ``None`` if nothing
+        has (see ``Transport.read_after_turn``), ``b""`` at EOF."""
+        data = await self.transport.read_after_turn()
+        if data is not None:
+            self.conn.receive_data(data)
+        return data
+
     async def next_event(self) -> h11.Event:
         """h11's next event, reading as much as it needs."""
         conn = self.conn
