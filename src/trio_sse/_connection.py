@@ -117,7 +117,7 @@ class HTTPConnection:
                             return
                         with trio.move_on_after(self._config.keepalive_timeout) as idle:
                             channel.interrupt = idle
-                            data = await channel.receive()
+                            data = await channel.receive(idle=True)
                         channel.interrupt = None
                         if idle.cancelled_caught:
                             return

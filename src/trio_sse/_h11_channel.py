@@ -98,9 +98,10 @@ class H11Channel:
         self.pipelined = 0
         self.last_write = trio.current_time()
 
-    async def receive(self) -> bytes:
-        """Read what has arrived and give it to h11; ``b""`` at EOF."""
-        data = await self.transport.read()
+    async def receive(self, *, idle: bool = False) -> bytes:
+        """Read what has arrived and give it to h11; ``b""`` at EOF. *idle*: nothing has
+        arrived yet (wait for it before trying to read, see ``Transport.read``)."""
+        data = await self.transport.read(idle=idle)
         self.conn.receive_data(data)
         return data
 

@@ -122,8 +122,9 @@ class Transport:
         """Read what has arrived (up to ``RECEIVE_SIZE`` bytes); ``b""`` at EOF.
 
         The one read loop of the server: the request loop and a streamed body's watch
-        both call it. *idle* says nothing is expected soon (a stream's watch): wait for
-        the socket to become readable before the first attempt instead of after it.
+        both call it. *idle* says nothing is expected soon (a stream's watch; a keep-alive
+        connection whose next request :meth:`read_after_turn` did not find): wait for the
+        socket to become readable before the first attempt instead of after it.
 
         Raises:
             trio.BrokenResourceError: the connection was reset (or the socket closed).
