@@ -106,20 +106,23 @@ class HTTPConnection:
         first = True
         try:
             while True:
-                started = trio.current_time()
-                if first and self._started is not None:
-                    started = self._started
+                # When the head began to arrive, if known (else: see _read_request).
+                started = self._started if first else None
                 if not first and not conn.trailing_data[0]:
-                    # Idle keep-alive: wait for the first byte of the next request, or close.
-                    if context.shutting_down:
+                    # Keep-alive: the next request, if it has arrived by our next turn;
+                    # else wait for its first byte (idle timeout, shutdown), or close.
+                    data = await channel.receive_after_turn()
+                    if data is None:
+                        if context.shutting_down:
+                            return
+                        with trio.move_on_after(self._config.keepalive_timeout) as idle:
+                            channel.interrupt = idle
+                            data = await channel.receive(idle=True)
+                        channel.interrupt = None
+                        if idle.cancelled_caught:
+                            return
+                    if not data:
                         return
-                    with trio.move_on_after(self._config.keepalive_timeout) as idle:
-                        channel.interrupt = idle
-                        data = await channel.receive()
-                    channel.interrupt = None
-                    if idle.cancelled_caught or not data:
-                        return
-                    started = trio.current_time()
                 try:
                     request = await self._read_request(started)
                 except h11.RemoteProtocolError as exc:
@@ -191,10 +194,16 @@ class HTTPConnection:
 
     # -- reading a request ---------------------------------------------------------------
 
-    async def _read_request(self, started: float) -> Request | None:
-        """Read one request head and body; ``None`` if the client closed first."""
+    async def _read_request(self, started: float | None) -> Request | None:
+        """Read one request head and body; ``None`` if the client closed first.
+
+        The head timeout counts from *started*, or from now when ``None``: nothing has
+        waited since the bytes h11 holds arrived.
+        """
         event = self._channel.conn.next_event()
         if event is h11.NEED_DATA:  # (usually the whole head came in one read: no timer)
+            if started is None:
+                started = trio.current_time()
             with trio.move_on_at(started + self._config.request_head_timeout) as head:
                 event = await self._channel.next_event()
             if head.cancelled_caught:

@@ -98,10 +98,19 @@ class H11Channel:
         self.pipelined = 0
         self.last_write = trio.current_time()
 
-    async def receive(self) -> bytes:
-        """Read what has arrived and give it to h11; ``b""`` at EOF."""
-        data = await self.transport.read()
+    async def receive(self, *, idle: bool = False) -> bytes:
+        """Read what has arrived and give it to h11; ``b""`` at EOF. *idle*: nothing has
+        arrived yet (wait for it before trying to read, see ``Transport.read``)."""
+        data = await self.transport.read(idle=idle)
         self.conn.receive_data(data)
+        return data
+
+    async def receive_after_turn(self) -> bytes | None:
+        """Yield to the other tasks, then give h11 what has arrived; ``None`` if nothing
+        has (see ``Transport.read_after_turn``), ``b""`` at EOF."""
+        data = await self.transport.read_after_turn()
+        if data is not None:
+            self.conn.receive_data(data)
         return data
 
     async def next_event(self) -> h11.Event:

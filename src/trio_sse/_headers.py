@@ -40,13 +40,10 @@ class Headers(Mapping[str, str]):
         else:
             pairs = [(str(k), str(v)) for k, v in items]
         self._items: tuple[tuple[str, str], ...] = tuple(pairs)
-        lower = tuple([name.lower() for name, _ in pairs])
+        names = tuple([name for name, _ in pairs])
+        lower = tuple([name.lower() for name in names])
         # Share the name strings when they are lowercase already (always, from h11).
-        self._lower: tuple[str, ...] = (
-            tuple([name for name, _ in pairs])
-            if all(a == b for a, (b, _) in zip(lower, pairs, strict=True))
-            else lower
-        )
+        self._lower: tuple[str, ...] = names if names == lower else lower
 
     @classmethod
     def from_wire(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:

@@ -69,10 +69,13 @@ class BaseResponse:
         value: object = status  # checked at run time: handlers are often untyped
         if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 999:
             raise ValueError(f"status: must be an int from 200 to 999, got {status!r}")
-        items = header_items(headers)
-        _check_headers(items)
-        if content_type is not None and not any(n.lower() == "content-type" for n, _ in items):
-            items.insert(0, ("Content-Type", content_type))
+        if headers is None:  # (the common case: nothing to check)
+            items = [] if content_type is None else [("Content-Type", content_type)]
+        else:
+            items = header_items(headers)
+            _check_headers(items)
+            if content_type is not None and not any(n.lower() == "content-type" for n, _ in items):
+                items.insert(0, ("Content-Type", content_type))
         self.status = status
         self.headers = Headers(items)
 

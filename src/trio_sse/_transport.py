@@ -122,8 +122,9 @@ class Transport:
         """Read what has arrived (up to ``RECEIVE_SIZE`` bytes); ``b""`` at EOF.
 
         The one read loop of the server: the request loop and a streamed body's watch
-        both call it. *idle* says nothing is expected soon (a stream's watch): wait for
-        the socket to become readable before the first attempt instead of after it.
+        both call it. *idle* says nothing is expected soon (a stream's watch; a keep-alive
+        connection whose next request :meth:`read_after_turn` did not find): wait for the
+        socket to become readable before the first attempt instead of after it.
 
         Raises:
             trio.BrokenResourceError: the connection was reset (or the socket closed).
@@ -150,6 +151,33 @@ class Transport:
         elif self._time_to_yield():
             await trio.lowlevel.cancel_shielded_checkpoint()
         return data
+
+    async def read_after_turn(self) -> bytes | None:
+        """Yield to the other tasks, then read what has arrived without waiting for more;
+        ``None`` when nothing has (the caller then waits with :meth:`read`), ``b""`` at EOF.
+
+        For the next request on a keep-alive connection: one schedule point per request,
+        before its read, so a client that answers at once cannot keep the loop to itself
+        (up to ``YIELD_EVERY`` requests in a row, a tail latency of several scheduler
+        batches for every other connection), and the turn gives the client time to send:
+        the read then usually finds the request and no wait is registered with the kernel.
+        A stream other than a socket gets only the cancellation point.
+
+        Raises:
+            trio.BrokenResourceError: the connection was reset (or the socket closed).
+        """
+        fd = self._fd
+        if fd < 0:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return None
+        await trio.lowlevel.checkpoint()
+        self._unyielded = 0
+        try:
+            return os.read(fd, RECEIVE_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket read failed: {exc}") from exc
 
     async def write(self, data: bytes) -> None:
         """Write *data* completely, waiting at most ``send_timeout`` once the peer is full.
