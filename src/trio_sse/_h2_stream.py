@@ -28,8 +28,9 @@ from hyperframe.frame import GoAwayFrame
 
 from ._context import Watch
 from ._exceptions import SlowClientError, StreamClosedError
-from ._h2_wire import response_head
+from ._h2_wire import request_head, response_head
 from ._http11 import NO_BODY_STATUSES
+from ._timer import Alarm
 from ._transport import WriteLock
 
 if TYPE_CHECKING:
@@ -149,10 +150,9 @@ class H2Stream:
 
     Attributes:
         stream_id: The HTTP/2 stream id.
-        headers: The request's header block as h2 decoded it (``bytes`` pairs).
         body: The request body received so far.
         body_size: Bytes of body received (also those dropped over the limit).
-        request_done: Set when the request has been received completely (END_STREAM).
+        complete: Whether the request has been received completely (END_STREAM).
         scope: The cancel scope of the stream's task (a reset cancels it).
         gone: Whether the peer reset the stream (or the connection is gone).
         ended: Whether our side of the stream is closed (END_STREAM or RST_STREAM sent).
@@ -163,30 +163,39 @@ class H2Stream:
     """
 
     __slots__ = (
-        "_interrupt",
+        "_alarm",
+        "_done",
+        "_headers",
         "_link",
         "_lock",
         "_window",
         "body",
         "body_bytes",
         "body_size",
+        "complete",
         "ended",
         "faulted",
         "gone",
-        "headers",
         "last_write",
-        "request_done",
         "scope",
         "stream_id",
     )
 
-    def __init__(self, link: H2Link, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        link: H2Link,
+        stream_id: int,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        complete: bool = False,
+    ) -> None:
         self._link = link
         self.stream_id = stream_id
-        self.headers = headers
+        self._headers = headers
         self.body: list[bytes] = []
         self.body_size = 0
-        self.request_done = trio.Event()
+        self.complete = complete
+        self._done: trio.Event | None = None  # only while a task waits for the body
         self.scope = trio.CancelScope()
         self.gone = False
         self.ended = False
@@ -195,9 +204,32 @@ class H2Stream:
         self.last_write = trio.current_time()
         self._lock = WriteLock()
         self._window: trio.Event | None = None
-        self._interrupt: trio.CancelScope | None = None
+        self._alarm = Alarm()  # the watch's sleep
+
+    # -- the request -------------------------------------------------------------------------
+
+    def request_head(self, max_header_bytes: int) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+        """``(method, target, fields)`` of the request (``_h2_wire.request_head``), once:
+        the raw header block is dropped, so an open stream does not keep it."""
+        headers, self._headers = self._headers, []
+        return request_head(headers, max_header_bytes)
+
+    async def wait_request(self) -> None:
+        """Return when the request has been received completely (no checkpoint if so)."""
+        if not self.complete:
+            self._done = done = trio.Event()
+            try:
+                await done.wait()
+            finally:
+                self._done = None
 
     # -- events from the reader loop (synchronous) -----------------------------------------
+
+    def request_ended(self) -> None:
+        """The request is complete (END_STREAM), or its body is over the limit."""
+        self.complete = True
+        if self._done is not None:
+            self._done.set()
 
     def window_opened(self) -> None:
         """The peer raised a window (this stream's, the connection's or the initial)."""
@@ -213,15 +245,14 @@ class H2Stream:
         self.gone = True
         self.ended = True
         self.window_opened()
-        if self._interrupt is not None:
-            self._interrupt.cancel()
+        if self._alarm.sleeping:
+            self._alarm.ring()
         else:
             self.scope.cancel()
 
     def begin_shutdown(self) -> None:
         """Interrupt a streamed body's watch, so it writes its farewell and ends."""
-        if self._interrupt is not None:
-            self._interrupt.cancel()
+        self._alarm.ring()
 
     # -- writing (the stream's task) --------------------------------------------------------
 
@@ -356,12 +387,10 @@ class H2Stream:
             return Watch.PEER_GONE
         if self._link.shutting_down:
             return Watch.SHUTDOWN
-        with trio.CancelScope(deadline=deadline) as scope:
-            self._interrupt = scope
-            try:
-                await trio.sleep_forever()
-            finally:
-                self._interrupt = None
+        # No task of its own and no cancel scope: the sleep is ended by the reader loop
+        # (a reset: ``peer_gone``) or the server (``begin_shutdown``); the deadline is the
+        # heartbeat's.
+        await self._alarm.sleep_until(deadline)
         return self._woken(deadline)
 
     def _woken(self, deadline: float) -> Watch:

@@ -33,7 +33,7 @@ import trio
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
-__all__ = ["CURRENT_TIMER", "TimerService", "sleep_until"]
+__all__ = ["CURRENT_TIMER", "Alarm", "TimerService", "sleep_until"]
 
 #: Dead (cancelled) entries are dropped from the heap once there are more than this many
 #: and they outnumber the live ones (long intervals with high churn would otherwise keep
@@ -139,24 +139,24 @@ class TimerService:
             if deadline <= trio.current_time():
                 await trio.lowlevel.checkpoint()
                 return
-            entry = self._park(deadline)
+            entry = self.park(deadline)
             await trio.lowlevel.wait_task_rescheduled(entry[3])  # type: ignore[arg-type]
             if entry[2] is not _EARLY:
                 return
             # Woken early: only the service stopping does that. Finish on trio's timer.
         await trio.sleep_until(deadline)
 
-    def _park(self, deadline: float) -> _Entry:
-        """Put the current task on the heap; return its entry (abort function last)."""
+    def park(self, deadline: float) -> _Entry:
+        """Put the current task on the heap; return its entry (abort function last).
+
+        The caller then awaits ``trio.lowlevel.wait_task_rescheduled(entry[3])``, which
+        returns at the deadline (or after :meth:`wake`); ``entry[2] is _EARLY`` then means
+        the service stopped first.
+        """
         heap = self._heap
 
         def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-            entry[2] = None
-            self._dead += 1
-            if self._dead > _COMPACT_MIN and self._dead * 2 > len(heap):
-                heap[:] = [e for e in heap if e[2] is not None]
-                heapq.heapify(heap)
-                self._dead = 0
+            self._drop(entry)
             return trio.lowlevel.Abort.SUCCEEDED
 
         entry: _Entry = [deadline, next(self._seq), trio.lowlevel.current_task(), abort]
@@ -165,6 +165,75 @@ class TimerService:
         if scope is not None and deadline < scope.deadline:
             scope.deadline = max(deadline, self._not_before)
         return entry
+
+    def wake(self, entry: _Entry) -> None:
+        """Wake the task parked with *entry* now, before its deadline (sync; a no-op once
+        it was woken or cancelled)."""
+        task = entry[2]
+        if isinstance(task, trio.lowlevel.Task):
+            self._drop(entry)
+            trio.lowlevel.reschedule(task)
+
+    def _drop(self, entry: _Entry) -> None:
+        """Mark *entry* dead (it leaves the heap when popped, or at a compaction)."""
+        heap = self._heap
+        entry[2] = None
+        self._dead += 1
+        if self._dead > _COMPACT_MIN and self._dead * 2 > len(heap):
+            heap[:] = [e for e in heap if e[2] is not None]
+            heapq.heapify(heap)
+            self._dead = 0
+
+
+class Alarm:
+    """A sleep that synchronous code can end early (:meth:`ring`): an HTTP/2 stream's watch.
+
+    :meth:`sleep_until` parks the task on the current server's shared timer, as
+    :func:`sleep_until` does, without a cancel scope: an idle stream's wait costs a heap
+    entry instead of a cancel scope, its cancel status and a ``sleep_forever`` frame.
+    Outside a server (or once its timer has stopped) it sleeps in a cancel scope, which
+    :meth:`ring` cancels. Either way, cancelling the sleeping task interrupts it at once.
+    One task at a time.
+    """
+
+    __slots__ = ("_entry", "_scope", "_timer")
+
+    def __init__(self) -> None:
+        self._timer: TimerService | None = None
+        self._entry: _Entry | None = None
+        self._scope: trio.CancelScope | None = None
+
+    @property
+    def sleeping(self) -> bool:
+        """Whether a task is in :meth:`sleep_until`."""
+        return self._entry is not None or self._scope is not None
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until *deadline* (never early) or until :meth:`ring`; a checkpoint."""
+        timer = CURRENT_TIMER.get(None)
+        if timer is not None and timer.running and deadline > trio.current_time():
+            self._timer = timer
+            entry = self._entry = timer.park(deadline)
+            try:
+                await trio.lowlevel.wait_task_rescheduled(entry[3])  # type: ignore[arg-type]
+            finally:
+                self._entry = None
+            if entry[2] is not _EARLY:
+                return
+        with trio.CancelScope(deadline=deadline) as scope:
+            self._scope = scope
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._scope = None
+
+    def ring(self) -> None:
+        """End the current sleep now (sync; a no-op when nothing sleeps)."""
+        if self._entry is not None:
+            assert self._timer is not None
+            self._timer.wake(self._entry)
+        elif self._scope is not None:
+            self._scope.cancel()
 
 
 #: The timer serving the current task's sleeps: set by the server in each connection's

@@ -95,6 +95,42 @@ async def test_events_arrive_and_a_reset_stops_only_that_producer(
     assert b"data: tick 5\n" in client.data[b]
 
 
+async def test_idle_streams_heartbeat_and_a_reset_stops_one_on_the_shared_timer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Through serve_listeners, so the streams' watches sleep on the server's shared timer.
+    async def quiet(stream: trio_sse.EventStream) -> None:
+        await trio.sleep_forever()
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(quiet, heartbeat=4.0)
+
+    listener = MemoryListener()
+    server = trio_sse.Server(app)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve_listeners, [listener])
+        client = H2TestClient(await listener.connect())
+        await client.start(nursery)
+        with trio.fail_after(30):
+            a, b = await client.open_streams("/", 2, events=0)
+            opened = trio.current_time()
+            await trio.testing.wait_all_tasks_blocked()
+            assert server.statistics().tickers_active == 2
+            await client.wait_for(lambda: client.events_of(a) == client.events_of(b) == 2)
+            assert trio.current_time() == opened + 8.0  # heartbeats every 4 s, on time
+            await client.reset(a)
+            await trio.testing.wait_all_tasks_blocked()
+            assert trio.current_time() == opened + 8.0
+            stats = server.statistics()
+            assert (stats.tickers_active, stats.http2_streams_open) == (1, 1)
+            assert stats.stream_disconnects == 1
+            await client.wait_for(lambda: client.events_of(b) == 4)
+            assert trio.current_time() == opened + 16.0
+            assert client.events_of(a) == 2
+            assert bytes(client.data[b]) == b":\n\n" * 4
+        nursery.cancel_scope.cancel()
+
+
 async def test_peer_goaway_cancels_every_stream(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
