@@ -2,11 +2,12 @@
 
 * :class:`H2Link`: one HTTP/2 connection's protocol state (an ``h2`` connection, server
   side) and bytes (its :class:`~trio_sse._transport.Transport`). Every frame of every
-  stream goes out through :meth:`H2Link.flush`, which takes the connection's one write
-  lock: h2's state changes are synchronous, so whoever flushes writes everything queued so
-  far, in order. A write is shielded from the cancellation of the stream that started it
-  (a half-written frame would break every stream of the connection); ``send_timeout``
-  bounds it, and a failed write ends the whole connection.
+  stream goes out through :meth:`H2Link.flush`: h2's state changes are synchronous, so
+  whoever flushes writes everything queued so far, in order. One flush writes at a time;
+  the others wait for its next round, which writes their frames with it. A write is
+  shielded from the cancellation of the stream that started it (a half-written frame
+  would break every stream of the connection); ``send_timeout`` bounds it, and a failed
+  write ends the whole connection.
 * :class:`H2Stream`: one request stream: the request as it arrives (headers, body), and
   the :class:`~trio_sse._context.ResponseChannel` its response is written through. DATA
   is split by the peer's maximum frame size and flow-control windows; a stream whose
@@ -56,8 +57,11 @@ class H2Link:
     __slots__ = (
         "_context",
         "_extra",
-        "_lock",
         "_on_broken",
+        "_queued",
+        "_round",
+        "_writing",
+        "_written",
         "broken",
         "client",
         "closing",
@@ -79,8 +83,11 @@ class H2Link:
         self.conn = conn
         self.transport = transport
         self.client = client
-        self._lock = WriteLock()
         self._extra = b""
+        self._writing = False  # a flush is writing (see :meth:`flush`)
+        self._queued = 0  # flushes asked for
+        self._written = 0  # flushes whose frames are written
+        self._round: trio.Event | None = None  # set when the writer's round ends
         self._on_broken = on_broken
         self.closing = False
         self.broken = False
@@ -113,23 +120,42 @@ class H2Link:
         self.closing = True
 
     async def flush(self) -> None:
-        """Write what h2 has queued (all streams' frames, in order), under the write lock.
+        """Write what h2 has queued (all streams' frames, in order); return once the
+        caller's frames (queued before the call) are written.
+
+        One task writes at a time, the *writer*: a flush that finds one at work does not
+        take a turn of its own but waits for the writer's next round, which writes its
+        frames together with every other stream's queued meanwhile. A thousand streams
+        writing at once then cost a few writes and wake-ups, not a scheduler pass each.
 
         Raises:
             StreamClosedError: the connection is broken (the peer is gone or too slow).
         """
-        lock = self._lock
-        await lock.acquire()
-        try:
-            data = self.conn.data_to_send()
-            if self._extra:
-                data += self._extra
-                self._extra = b""
-            if self.broken:
+        if self.broken:
+            raise StreamClosedError("the connection is closed")
+        self._queued += 1
+        if self._writing:
+            ticket = self._queued
+            while self._written < ticket and not self.broken:
+                if self._round is None:
+                    self._round = trio.Event()
+                await self._round.wait()
+            if self._written < ticket:
                 raise StreamClosedError("the connection is closed")
-            if data:
-                with trio.CancelScope(shield=True):  # see the module docstring
-                    await self.transport.write(data)
+            return
+        self._writing = True
+        try:
+            while self._written < self._queued:
+                target = self._queued
+                data = self.conn.data_to_send()
+                if self._extra:
+                    data += self._extra
+                    self._extra = b""
+                if data:
+                    with trio.CancelScope(shield=True):  # see the module docstring
+                        await self.transport.write(data)
+                self._written = target
+                self._end_round()
         except SlowClientError as exc:
             self.counters.slow_clients_dropped += 1
             self._break()
@@ -138,7 +164,13 @@ class H2Link:
             self._break()
             raise StreamClosedError("the client disconnected") from exc
         finally:
-            lock.release()
+            self._writing = False
+            self._end_round()  # (the waiters of a round that failed see ``broken``)
+
+    def _end_round(self) -> None:
+        if self._round is not None:
+            self._round.set()
+            self._round = None
 
     def _break(self) -> None:
         self.broken = True

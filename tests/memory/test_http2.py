@@ -12,7 +12,7 @@ import trio.testing
 import trio_sse
 from trio_sse.testing import MemoryListener
 
-from ..h2_client import H2TestClient, h2_app, start
+from ..h2_client import H2TestClient, h2_app, open_h2_client, start
 
 # -- requests and responses ---------------------------------------------------------------
 
@@ -129,6 +129,47 @@ async def test_idle_streams_heartbeat_and_a_reset_stops_one_on_the_shared_timer(
             assert client.events_of(a) == 2
             assert bytes(client.data[b]) == b":\n\n" * 4
         nursery.cancel_scope.cancel()
+
+
+async def test_streams_writing_at_once_do_not_wait_a_scheduler_pass_each(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # 100 events due at the same moment on one connection: the first flush writes, and
+    # the frames of the streams that come while it writes go out together in its next
+    # round. They used to take the connection's write lock in turn, one scheduler pass
+    # each, so the last event was written a hundred passes after the first.
+    passes = 0
+    done: list[int] = []  # the scheduler pass at which each stream's event was written
+
+    async def once(stream: trio_sse.EventStream) -> None:
+        await trio.sleep_until(stream.opened_at + 1.0)
+        await stream.send(b"data: tick\n\n")
+        done.append(passes)
+        await trio.sleep_forever()
+
+    async def metronome(deadline: float) -> None:
+        nonlocal passes
+        await trio.sleep_until(deadline)
+        for _ in range(1000):  # (a bounded spin: the virtual clock stands still meanwhile)
+            passes += 1
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(once)
+
+    server = trio_sse.Server(app)
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(30):
+        ids = [await client.request("/", flush=False) for _ in range(100)]
+        await client.flush()
+        await client.wait_for(lambda: all(sid in client.headers for sid in ids))
+        opened = trio.current_time()
+        nursery.start_soon(metronome, opened + 1.0)
+        await client.wait_for(lambda: all(client.events_of(sid) == 1 for sid in ids))
+        await trio.testing.wait_all_tasks_blocked()
+    assert trio.current_time() == opened + 1.0
+    assert len(done) == 100
+    assert max(done) - min(done) <= 5, sorted(done)
 
 
 async def test_peer_goaway_cancels_every_stream(
