@@ -55,7 +55,6 @@ from ._h2_wire import (
     PingTimer,
     ServerH2Connection,
     bytes_headers,
-    request_head,
     response_head,
 )
 from ._headers import Headers
@@ -290,14 +289,14 @@ class HTTP2Connection:
                     if stream.body_size <= self._config.max_body_bytes:
                         stream.body.append(event.data)
                     else:
-                        stream.request_done.set()  # answered with 413
+                        stream.request_ended()  # answered with 413
                 # Our reading is bounded by max_body_bytes: reopen the windows at once
                 # (h2 skips a stream that has closed meanwhile).
                 conn.acknowledge_received_data(size, sid)
             elif isinstance(event, h2.events.StreamEnded):
                 stream = streams.get(event.stream_id)
                 if stream is not None:
-                    stream.request_done.set()
+                    stream.request_ended()
             elif isinstance(event, h2.events.StreamReset):
                 if event.remote_reset:
                     self._context.counters.http2_resets_received += 1
@@ -334,15 +333,14 @@ class HTTP2Connection:
         counters = self._context.counters
         counters.http2_streams_total += 1
         sid = event.stream_id
-        stream = H2Stream(self._link, sid, bytes_headers(event))
+        complete = event.stream_ended is not None
+        stream = H2Stream(self._link, sid, bytes_headers(event), complete=complete)
         if (
             self._link.shutting_down
             or len(self._counted) >= self._config.http2_max_concurrent_streams
         ):
             stream.reset(h2.errors.ErrorCodes.REFUSED_STREAM)
             return not self._spend_reset()  # refusals cost as much as resets
-        if event.stream_ended is not None:
-            stream.request_done.set()
         self._streams[sid] = stream
         self._counted.add(sid)
         counters.http2_streams_open += 1
@@ -382,7 +380,7 @@ class HTTP2Connection:
             request = await self._read_request(stream)
         except HTTPError as exc:
             await stream.send_response("GET", Response(exc.detail + "\n", status=exc.status))
-            if stream.body_size > self._config.max_body_bytes or not stream.request_done.is_set():
+            if stream.body_size > self._config.max_body_bytes or not stream.complete:
                 # Answered before the whole request came: ask the client to stop sending
                 # (RFC 9113 §8.1).
                 stream.faulted = stream.reset(h2.errors.ErrorCodes.NO_ERROR)
@@ -398,9 +396,10 @@ class HTTP2Connection:
             case StreamingResponse() | EventStreamResponse():
                 status = response.status
                 context.counters.count_response(status)
-                fields = response_head(status, response.header_fields(), None)
                 head_only = request.method == "HEAD"
-                await stream.send_headers(fields, end=head_only)
+                head = response_head(status, response.header_fields(), None)
+                await stream.send_headers(head, end=head_only)
+                del head  # (this frame lives as long as the stream)
                 if not head_only:
                     if isinstance(response, StreamingResponse):
                         body = streaming_body(stream, response)
@@ -426,11 +425,12 @@ class HTTP2Connection:
     async def _read_request(self, stream: H2Stream) -> Request:
         config = self._config
         self._context.counters.requests_total += 1
-        method, target, fields = request_head(stream.headers, config.max_header_bytes)
-        with trio.move_on_after(config.request_body_timeout) as timer:
-            await stream.request_done.wait()
-        if timer.cancelled_caught:
-            raise HTTPError(408, "request body timeout")
+        method, target, fields = stream.request_head(config.max_header_bytes)
+        if not stream.complete:
+            with trio.move_on_after(config.request_body_timeout) as timer:
+                await stream.wait_request()
+            if timer.cancelled_caught:
+                raise HTTPError(408, "request body timeout")
         if stream.body_size > config.max_body_bytes:
             raise HTTPError(413, "request body too large")
         body = b"".join(stream.body)

@@ -2,11 +2,12 @@
 
 * :class:`H2Link`: one HTTP/2 connection's protocol state (an ``h2`` connection, server
   side) and bytes (its :class:`~trio_sse._transport.Transport`). Every frame of every
-  stream goes out through :meth:`H2Link.flush`, which takes the connection's one write
-  lock: h2's state changes are synchronous, so whoever flushes writes everything queued so
-  far, in order. A write is shielded from the cancellation of the stream that started it
-  (a half-written frame would break every stream of the connection); ``send_timeout``
-  bounds it, and a failed write ends the whole connection.
+  stream goes out through :meth:`H2Link.flush`: h2's state changes are synchronous, so
+  whoever flushes writes everything queued so far, in order. One flush writes at a time;
+  the others wait for its next round, which writes their frames with it. A write is
+  shielded from the cancellation of the stream that started it (a half-written frame
+  would break every stream of the connection); ``send_timeout`` bounds it, and a failed
+  write ends the whole connection.
 * :class:`H2Stream`: one request stream: the request as it arrives (headers, body), and
   the :class:`~trio_sse._context.ResponseChannel` its response is written through. DATA
   is split by the peer's maximum frame size and flow-control windows; a stream whose
@@ -28,8 +29,9 @@ from hyperframe.frame import GoAwayFrame
 
 from ._context import Watch
 from ._exceptions import SlowClientError, StreamClosedError
-from ._h2_wire import response_head
+from ._h2_wire import request_head, response_head
 from ._http11 import NO_BODY_STATUSES
+from ._timer import Alarm
 from ._transport import WriteLock
 
 if TYPE_CHECKING:
@@ -55,8 +57,11 @@ class H2Link:
     __slots__ = (
         "_context",
         "_extra",
-        "_lock",
         "_on_broken",
+        "_queued",
+        "_round",
+        "_writing",
+        "_written",
         "broken",
         "client",
         "closing",
@@ -78,8 +83,11 @@ class H2Link:
         self.conn = conn
         self.transport = transport
         self.client = client
-        self._lock = WriteLock()
         self._extra = b""
+        self._writing = False  # a flush is writing (see :meth:`flush`)
+        self._queued = 0  # flushes asked for
+        self._written = 0  # flushes whose frames are written
+        self._round: trio.Event | None = None  # set when the writer's round ends
         self._on_broken = on_broken
         self.closing = False
         self.broken = False
@@ -112,23 +120,42 @@ class H2Link:
         self.closing = True
 
     async def flush(self) -> None:
-        """Write what h2 has queued (all streams' frames, in order), under the write lock.
+        """Write what h2 has queued (all streams' frames, in order); return once the
+        caller's frames (queued before the call) are written.
+
+        One task writes at a time, the *writer*: a flush that finds one at work does not
+        take a turn of its own but waits for the writer's next round, which writes its
+        frames together with every other stream's queued meanwhile. A thousand streams
+        writing at once then cost a few writes and wake-ups, not a scheduler pass each.
 
         Raises:
             StreamClosedError: the connection is broken (the peer is gone or too slow).
         """
-        lock = self._lock
-        await lock.acquire()
-        try:
-            data = self.conn.data_to_send()
-            if self._extra:
-                data += self._extra
-                self._extra = b""
-            if self.broken:
+        if self.broken:
+            raise StreamClosedError("the connection is closed")
+        self._queued += 1
+        if self._writing:
+            ticket = self._queued
+            while self._written < ticket and not self.broken:
+                if self._round is None:
+                    self._round = trio.Event()
+                await self._round.wait()
+            if self._written < ticket:
                 raise StreamClosedError("the connection is closed")
-            if data:
-                with trio.CancelScope(shield=True):  # see the module docstring
-                    await self.transport.write(data)
+            return
+        self._writing = True
+        try:
+            while self._written < self._queued:
+                target = self._queued
+                data = self.conn.data_to_send()
+                if self._extra:
+                    data += self._extra
+                    self._extra = b""
+                if data:
+                    with trio.CancelScope(shield=True):  # see the module docstring
+                        await self.transport.write(data)
+                self._written = target
+                self._end_round()
         except SlowClientError as exc:
             self.counters.slow_clients_dropped += 1
             self._break()
@@ -137,7 +164,13 @@ class H2Link:
             self._break()
             raise StreamClosedError("the client disconnected") from exc
         finally:
-            lock.release()
+            self._writing = False
+            self._end_round()  # (the waiters of a round that failed see ``broken``)
+
+    def _end_round(self) -> None:
+        if self._round is not None:
+            self._round.set()
+            self._round = None
 
     def _break(self) -> None:
         self.broken = True
@@ -149,10 +182,9 @@ class H2Stream:
 
     Attributes:
         stream_id: The HTTP/2 stream id.
-        headers: The request's header block as h2 decoded it (``bytes`` pairs).
         body: The request body received so far.
         body_size: Bytes of body received (also those dropped over the limit).
-        request_done: Set when the request has been received completely (END_STREAM).
+        complete: Whether the request has been received completely (END_STREAM).
         scope: The cancel scope of the stream's task (a reset cancels it).
         gone: Whether the peer reset the stream (or the connection is gone).
         ended: Whether our side of the stream is closed (END_STREAM or RST_STREAM sent).
@@ -163,30 +195,39 @@ class H2Stream:
     """
 
     __slots__ = (
-        "_interrupt",
+        "_alarm",
+        "_done",
+        "_headers",
         "_link",
         "_lock",
         "_window",
         "body",
         "body_bytes",
         "body_size",
+        "complete",
         "ended",
         "faulted",
         "gone",
-        "headers",
         "last_write",
-        "request_done",
         "scope",
         "stream_id",
     )
 
-    def __init__(self, link: H2Link, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self,
+        link: H2Link,
+        stream_id: int,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        complete: bool = False,
+    ) -> None:
         self._link = link
         self.stream_id = stream_id
-        self.headers = headers
+        self._headers = headers
         self.body: list[bytes] = []
         self.body_size = 0
-        self.request_done = trio.Event()
+        self.complete = complete
+        self._done: trio.Event | None = None  # only while a task waits for the body
         self.scope = trio.CancelScope()
         self.gone = False
         self.ended = False
@@ -195,9 +236,32 @@ class H2Stream:
         self.last_write = trio.current_time()
         self._lock = WriteLock()
         self._window: trio.Event | None = None
-        self._interrupt: trio.CancelScope | None = None
+        self._alarm = Alarm()  # the watch's sleep
+
+    # -- the request -------------------------------------------------------------------------
+
+    def request_head(self, max_header_bytes: int) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+        """``(method, target, fields)`` of the request (``_h2_wire.request_head``), once:
+        the raw header block is dropped, so an open stream does not keep it."""
+        headers, self._headers = self._headers, []
+        return request_head(headers, max_header_bytes)
+
+    async def wait_request(self) -> None:
+        """Return when the request has been received completely (no checkpoint if so)."""
+        if not self.complete:
+            self._done = done = trio.Event()
+            try:
+                await done.wait()
+            finally:
+                self._done = None
 
     # -- events from the reader loop (synchronous) -----------------------------------------
+
+    def request_ended(self) -> None:
+        """The request is complete (END_STREAM), or its body is over the limit."""
+        self.complete = True
+        if self._done is not None:
+            self._done.set()
 
     def window_opened(self) -> None:
         """The peer raised a window (this stream's, the connection's or the initial)."""
@@ -213,15 +277,14 @@ class H2Stream:
         self.gone = True
         self.ended = True
         self.window_opened()
-        if self._interrupt is not None:
-            self._interrupt.cancel()
+        if self._alarm.sleeping:
+            self._alarm.ring()
         else:
             self.scope.cancel()
 
     def begin_shutdown(self) -> None:
         """Interrupt a streamed body's watch, so it writes its farewell and ends."""
-        if self._interrupt is not None:
-            self._interrupt.cancel()
+        self._alarm.ring()
 
     # -- writing (the stream's task) --------------------------------------------------------
 
@@ -356,12 +419,10 @@ class H2Stream:
             return Watch.PEER_GONE
         if self._link.shutting_down:
             return Watch.SHUTDOWN
-        with trio.CancelScope(deadline=deadline) as scope:
-            self._interrupt = scope
-            try:
-                await trio.sleep_forever()
-            finally:
-                self._interrupt = None
+        # No task of its own and no cancel scope: the sleep is ended by the reader loop
+        # (a reset: ``peer_gone``) or the server (``begin_shutdown``); the deadline is the
+        # heartbeat's.
+        await self._alarm.sleep_until(deadline)
         return self._woken(deadline)
 
     def _woken(self, deadline: float) -> Watch:

@@ -33,7 +33,7 @@ import trio
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
-__all__ = ["CURRENT_TIMER", "TimerService", "sleep_until"]
+__all__ = ["CURRENT_TIMER", "Alarm", "TimerService", "sleep_until"]
 
 #: Dead (cancelled) entries are dropped from the heap once there are more than this many
 #: and they outnumber the live ones (long intervals with high churn would otherwise keep
@@ -177,7 +177,7 @@ class TimerService:
             if deadline <= trio.current_time():
                 await trio.lowlevel.checkpoint()
                 return
-            sleeper = self._park(deadline)
+            sleeper = self.park(deadline)
             await trio.lowlevel.wait_task_rescheduled(sleeper)
             if not sleeper.early:
                 return
@@ -196,8 +196,13 @@ class TimerService:
             heapq.heapify(heap)
             self._dead = 0
 
-    def _park(self, deadline: float) -> _Sleeper:
-        """Put the current task on the heap; return its (reused) sleeper."""
+    def park(self, deadline: float) -> _Sleeper:
+        """Put the current task on the heap; return its (reused) sleeper.
+
+        The caller then awaits ``trio.lowlevel.wait_task_rescheduled(sleeper)``, which
+        returns at the deadline or after :meth:`wake`; ``sleeper.early`` then tells that
+        the service stopped first (finish the sleep elsewhere).
+        """
         task = trio.lowlevel.current_task()
         sleeper = _SLEEPER.get(None)
         if sleeper is None or sleeper.owner != id(task) or sleeper.timer is not self:
@@ -212,6 +217,67 @@ class TimerService:
         if scope is not None and deadline < scope.deadline:
             scope.deadline = max(deadline, self._not_before)
         return sleeper
+
+    def wake(self, sleeper: _Sleeper) -> None:
+        """Wake *sleeper*'s task now, before its deadline (sync; a no-op unless it is
+        parked here)."""
+        if sleeper.task is not None and sleeper.timer is self:
+            self.discard(sleeper.seq)
+            sleeper.wake()
+
+
+class Alarm:
+    """A sleep that synchronous code can end early (:meth:`ring`): an HTTP/2 stream's watch.
+
+    :meth:`sleep_until` parks the task on the current server's shared timer, as
+    :func:`sleep_until` does, without a cancel scope: an idle stream's wait costs a heap
+    tuple instead of a cancel scope, its cancel status and a ``sleep_forever`` frame, and
+    (through the task's reused :class:`_Sleeper`) allocates no closure and no cycle.
+    Outside a server (or once its timer has stopped) it sleeps in a cancel scope, which
+    :meth:`ring` cancels. Either way, cancelling the sleeping task interrupts it at once.
+    One task at a time.
+    """
+
+    __slots__ = ("_rung", "_scope", "_sleeper")
+
+    def __init__(self) -> None:
+        self._sleeper: _Sleeper | None = None  # while parked on a timer
+        self._scope: trio.CancelScope | None = None  # while sleeping on trio's timer
+        self._rung = False
+
+    @property
+    def sleeping(self) -> bool:
+        """Whether a task is in :meth:`sleep_until`."""
+        return self._sleeper is not None or self._scope is not None
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until *deadline* (never early) or until :meth:`ring`; a checkpoint."""
+        timer = CURRENT_TIMER.get(None)
+        if timer is not None and timer.running and deadline > trio.current_time():
+            self._rung = False
+            sleeper = self._sleeper = timer.park(deadline)
+            try:
+                await trio.lowlevel.wait_task_rescheduled(sleeper)
+            finally:
+                self._sleeper = None
+            if self._rung or not sleeper.early:
+                return
+            # The timer stopped first: finish the sleep on trio's timer.
+        with trio.CancelScope(deadline=deadline) as scope:
+            self._scope = scope
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._scope = None
+
+    def ring(self) -> None:
+        """End the current sleep now (sync; a no-op when nothing sleeps)."""
+        sleeper = self._sleeper
+        if sleeper is not None:
+            self._rung = True
+            sleeper.timer.wake(sleeper)
+        elif self._scope is not None:
+            self._scope.cancel()
 
 
 #: The timer serving the current task's sleeps: set by the server in each connection's

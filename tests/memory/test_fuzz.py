@@ -13,7 +13,7 @@ import re
 
 import trio
 import trio.testing
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import trio_sse
@@ -30,6 +30,7 @@ VALID_REQUESTS = [
     b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
 ]
 
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ")
 ALLOWED_STATUSES = {
     b"100",
@@ -155,6 +156,7 @@ def request_streams(draw: st.DrawFn) -> list[bytes]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request_streams())
+@example([_H2_PREFACE])  # found by hypothesis: prior-knowledge HTTP/2 is on by default
 def test_fuzzed_requests_end_well_formed_and_clean(chunks: list[bytes]) -> None:
     errors = _ErrorCounter()
     logger = logging.getLogger("trio_sse")
@@ -171,6 +173,12 @@ def test_fuzzed_requests_end_well_formed_and_clean(chunks: list[bytes]) -> None:
     assert stats.connections_open == 0
     assert stats.tickers_active == 0
     assert stats.event_streams_open == 0
+    if b"".join(chunks).startswith(_H2_PREFACE):
+        # HTTP/2 with prior knowledge (on by default in cleartext): the server's
+        # SETTINGS frame comes first, on stream 0; the HTTP/2 fuzz is test_http2's.
+        assert output[3:4] == b"\x04", output[:80]
+        assert output[5:9] == b"\x00\x00\x00\x00", output[:80]
+        return
     if output:
         assert output.startswith(b"HTTP/1.1 "), output[:80]
     statuses = _STATUS_LINE.findall(output) if b"\r\n\r\n\x88" not in output else []

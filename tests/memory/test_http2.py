@@ -3,6 +3,9 @@ limits and shutdown, driven by h2's client-side connection on the virtual clock.
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
 import h2.errors
 import h2.settings
 import pytest
@@ -12,7 +15,8 @@ import trio.testing
 import trio_sse
 from trio_sse.testing import MemoryListener
 
-from ..h2_client import H2TestClient, h2_app, start
+from ..h2_client import H2TestClient, h2_app, open_h2_client, start
+from ..h2_client import __file__ as h2_client_file
 
 # -- requests and responses ---------------------------------------------------------------
 
@@ -93,6 +97,83 @@ async def test_events_arrive_and_a_reset_stops_only_that_producer(
         await client.wait_for(lambda: client.events_of(b) >= seen_b + 3)  # b keeps ticking
         assert client.events_of(a) == seen_a
     assert b"data: tick 5\n" in client.data[b]
+
+
+async def test_idle_streams_heartbeat_and_a_reset_stops_one_on_the_shared_timer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Through serve_listeners, so the streams' watches sleep on the server's shared timer.
+    async def quiet(stream: trio_sse.EventStream) -> None:
+        await trio.sleep_forever()
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(quiet, heartbeat=4.0)
+
+    listener = MemoryListener()
+    server = trio_sse.Server(app)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve_listeners, [listener])
+        client = H2TestClient(await listener.connect())
+        await client.start(nursery)
+        with trio.fail_after(30):
+            a, b = await client.open_streams("/", 2, events=0)
+            opened = trio.current_time()
+            await trio.testing.wait_all_tasks_blocked()
+            assert server.statistics().tickers_active == 2
+            await client.wait_for(lambda: client.events_of(a) == client.events_of(b) == 2)
+            assert trio.current_time() == opened + 8.0  # heartbeats every 4 s, on time
+            await client.reset(a)
+            await trio.testing.wait_all_tasks_blocked()
+            assert trio.current_time() == opened + 8.0
+            stats = server.statistics()
+            assert (stats.tickers_active, stats.http2_streams_open) == (1, 1)
+            assert stats.stream_disconnects == 1
+            await client.wait_for(lambda: client.events_of(b) == 4)
+            assert trio.current_time() == opened + 16.0
+            assert client.events_of(a) == 2
+            assert bytes(client.data[b]) == b":\n\n" * 4
+        nursery.cancel_scope.cancel()
+
+
+async def test_streams_writing_at_once_do_not_wait_a_scheduler_pass_each(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # 100 events due at the same moment on one connection: the first flush writes, and
+    # the frames of the streams that come while it writes go out together in its next
+    # round. They used to take the connection's write lock in turn, one scheduler pass
+    # each, so the last event was written a hundred passes after the first.
+    passes = 0
+    done: list[int] = []  # the scheduler pass at which each stream's event was written
+
+    async def once(stream: trio_sse.EventStream) -> None:
+        await trio.sleep_until(stream.opened_at + 1.0)
+        await stream.send(b"data: tick\n\n")
+        done.append(passes)
+        await trio.sleep_forever()
+
+    async def metronome(deadline: float) -> None:
+        nonlocal passes
+        await trio.sleep_until(deadline)
+        for _ in range(1000):  # (a bounded spin: the virtual clock stands still meanwhile)
+            passes += 1
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(once)
+
+    server = trio_sse.Server(app)
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(30):
+        ids = [await client.request("/", flush=False) for _ in range(100)]
+        await client.flush()
+        await client.wait_for(lambda: all(sid in client.headers for sid in ids))
+        opened = trio.current_time()
+        nursery.start_soon(metronome, opened + 1.0)
+        await client.wait_for(lambda: all(client.events_of(sid) == 1 for sid in ids))
+        await trio.testing.wait_all_tasks_blocked()
+    assert trio.current_time() == opened + 1.0
+    assert len(done) == 100
+    assert max(done) - min(done) <= 5, sorted(done)
 
 
 async def test_peer_goaway_cancels_every_stream(
@@ -233,3 +314,81 @@ def test_config_http2_must_be_a_bool() -> None:
         trio_sse.Config(http2=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="http2_max_concurrent_streams"):
         trio_sse.Config(http2_max_concurrent_streams=0)
+
+
+# -- memory --------------------------------------------------------------------------------
+
+
+H1_EVENT_STREAM = b"GET / HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n"
+
+
+async def _open_h1_streams(listener: MemoryListener, count: int) -> list[trio.abc.Stream]:
+    clients = []
+    for _ in range(count):
+        client = await listener.connect()
+        await client.send_all(H1_EVENT_STREAM)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await client.receive_some()
+        clients.append(client)
+    return clients
+
+
+async def _bytes_per_stream(http2: bool, count: int) -> float:
+    """Bytes the server allocates per idle event stream (over HTTP/2: *count* streams on
+    one connection), by tracemalloc; the client's allocations (made with a frame of this
+    file or of the test client's on the stack) are left out."""
+
+    async def idle(stream: trio_sse.EventStream) -> None:
+        await trio.sleep_forever()
+
+    async def app(request: trio_sse.Request) -> trio_sse.BaseResponse:
+        return trio_sse.EventStreamResponse(idle)  # (the default heartbeat: a deadline)
+
+    listener = MemoryListener()
+    server = trio_sse.Server(app)
+    ours = {__file__, h2_client_file}
+
+    def traced() -> int:  # (tracemalloc's own filters match by fnmatch: too slow here)
+        gc.collect()
+        return sum(
+            trace.size
+            for trace in tracemalloc.take_snapshot().traces
+            if not any(frame.filename in ours for frame in trace.traceback)
+        )
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve_listeners, [listener])
+        if http2:
+            client = H2TestClient(await listener.connect())
+            await client.start(nursery)
+            await client.open_stream("/", events=0)  # (the connection's own cost first)
+        else:
+            await _open_h1_streams(listener, 1)
+        await trio.testing.wait_all_tasks_blocked()
+        before = traced()
+        if http2:
+            await client.open_streams("/", count, events=0)
+        else:
+            await _open_h1_streams(listener, count)
+        await trio.testing.wait_all_tasks_blocked()
+        after = traced()
+        assert server.statistics().tickers_active == count + 1
+        nursery.cancel_scope.cancel()
+    return (after - before) / count
+
+
+async def test_an_idle_http2_stream_costs_less_memory_than_an_http11_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # benchmarks/stream_memory.py (loopback TCP) counts 9.8 KB per idle HTTP/2 stream
+    # against 12.3 KB per HTTP/1.1 connection. Over memory streams the ratio is 0.79
+    # (8.4 against 10.6 KB on Python 3.11); it was 0.92 before the stream's watch slept
+    # on the shared timer and the request's header block was dropped once parsed.
+    tracemalloc.start(10)
+    try:
+        h2_stream = await _bytes_per_stream(http2=True, count=49)
+        h1_connection = await _bytes_per_stream(http2=False, count=49)
+    finally:
+        tracemalloc.stop()
+    assert h2_stream < 0.85 * h1_connection, (h2_stream, h1_connection)

@@ -21,7 +21,7 @@ import trio
 import trio.testing
 
 import trio_sse
-from trio_sse._timer import _COMPACT_MIN, CURRENT_TIMER, WAKE_BATCH, TimerService
+from trio_sse._timer import _COMPACT_MIN, CURRENT_TIMER, WAKE_BATCH, Alarm, TimerService
 
 from ..helpers import check_running
 
@@ -498,3 +498,79 @@ async def test_periodic_sleeps_leave_no_cyclic_garbage(
             assert len(timer) == 0  # done ticking, parked on trio's sleep_forever
             nursery.cancel_scope.cancel()
     assert garbage == 0
+
+
+# -- Alarm: a sleep that synchronous code ends early (an HTTP/2 stream's watch) --------------
+
+
+async def _alarm_outcomes(
+    alarm: Alarm, start: float, *, ring_at: float | None, cancel_at: float | None = None
+) -> list[tuple[str, float]]:
+    """Sleep on *alarm* until start + 5.0; ring it (or cancel the sleeper) at *ring_at*
+    (*cancel_at*); return what happened when."""
+    outcomes: list[tuple[str, float]] = []
+
+    async def sleeper() -> None:
+        try:
+            await alarm.sleep_until(start + 5.0)
+        except trio.Cancelled:
+            outcomes.append(("cancelled", trio.current_time()))
+            raise
+        outcomes.append(("woke", trio.current_time()))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sleeper)
+        await trio.testing.wait_all_tasks_blocked()
+        assert alarm.sleeping
+        if ring_at is not None:
+            await trio.sleep_until(start + ring_at)
+            alarm.ring()
+        if cancel_at is not None:
+            await trio.sleep_until(start + cancel_at)
+            nursery.cancel_scope.cancel()
+    alarm.ring()  # nothing sleeps: a no-op
+    return outcomes
+
+
+@pytest.mark.parametrize("on_timer", [True, False])
+async def test_alarm_wakes_at_its_deadline_or_when_rung(
+    autojump_clock: trio.testing.MockClock, on_timer: bool
+) -> None:
+    async with running_timer() as timer:
+        if on_timer:
+            CURRENT_TIMER.set(timer)
+        start = trio.current_time()
+        alarm = Alarm()
+        assert await _alarm_outcomes(alarm, start, ring_at=None) == [("woke", start + 5.0)]
+        start = trio.current_time()
+        assert await _alarm_outcomes(alarm, start, ring_at=1.5) == [("woke", start + 1.5)]
+        assert len(timer) == 0  # the rung entry is dead (dropped when popped)
+        start = trio.current_time()
+        outcomes = await _alarm_outcomes(alarm, start, ring_at=None, cancel_at=2.0)
+        assert outcomes == [("cancelled", start + 2.0)]
+        assert len(timer) == 0
+
+
+async def test_alarm_on_a_timer_that_stops_finishes_on_trio_and_can_still_be_rung(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    alarm = Alarm()
+    woke: list[float] = []
+    async with running_timer() as timer:
+        CURRENT_TIMER.set(timer)
+        start = trio.current_time()
+
+        async def sleeper() -> None:
+            await alarm.sleep_until(start + 5.0)
+            woke.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleeper)
+            await trio.sleep(1.0)
+            timer.stop()
+            await trio.testing.wait_all_tasks_blocked()
+            assert woke == []  # not early
+            assert alarm.sleeping  # now in a cancel scope
+            await trio.sleep(1.0)
+            alarm.ring()
+    assert woke == [start + 2.0]
