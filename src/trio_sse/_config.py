@@ -144,9 +144,9 @@ class Config:
         http2_reset_budget: HTTP/2 only: stream resets a client may cause per second on
             one connection: its own ``RST_STREAM`` frames (the "rapid reset" attack,
             CVE-2023-44487) and the resets it makes the server send (MadeYouReset,
-            CVE-2025-8671: a stream error in its frames, a stream refused over the limit,
-            a request answered before its body ended, a window shut for
-            ``send_timeout``). Beyond it the connection is closed with
+            CVE-2025-8671: a stream error in its frames, a frame on a stream already reset,
+            a stream refused over the limit, a request answered before its body ended, a
+            window shut for ``send_timeout``). Beyond it the connection is closed with
             ``GOAWAY(ENHANCE_YOUR_CALM)``.
         http2_control_frame_budget: HTTP/2 only: ``PING`` and ``SETTINGS`` frames a client
             may send per second on one connection (each must be acknowledged). Beyond it

@@ -44,8 +44,10 @@ from ._headers import Headers
 from ._http11 import (
     NO_BODY_STATUSES,
     HTTPError,
+    access_logger,
     error_response,
     head_size,
+    log_access,
     request_head,
     response_head,
 )
@@ -63,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = ["HTTPConnection"]
 
 logger = logging.getLogger("trio_sse")
-access_logger = logging.getLogger("trio_sse.access")
 
 _INTERNAL_ERROR: Final = Response("Internal Server Error\n", status=500)
 
@@ -180,17 +181,7 @@ class HTTPConnection:
             logger.exception("unexpected error on connection from %s", channel.peer)
 
     def _log(self, request: Request, status: int, t0: float) -> None:
-        if access_logger.isEnabledFor(logging.INFO):
-            access_logger.info(
-                '%s - "%s %s HTTP/%s" %d %d %.1fms',
-                self._channel.peer,
-                request.method,
-                request.target,
-                request.http_version,
-                status,
-                self._channel.body_bytes,
-                (time.perf_counter() - t0) * 1000,
-            )
+        log_access(self._channel.peer, request, status, self._channel.body_bytes, t0)
 
     # -- reading a request ---------------------------------------------------------------
 

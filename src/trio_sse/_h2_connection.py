@@ -58,7 +58,7 @@ from ._h2_wire import (
     response_head,
 )
 from ._headers import Headers
-from ._http11 import HTTPError
+from ._http11 import HTTPError, log_access
 from ._request import Request
 from ._response import Response, StreamingResponse
 from ._sse import EventStreamResponse
@@ -71,7 +71,6 @@ if TYPE_CHECKING:
 __all__ = ["HTTP2Connection"]
 
 logger = logging.getLogger("trio_sse")
-access_logger = logging.getLogger("trio_sse.access")
 
 _NO_WEBSOCKET: Final = Response(
     "WebSocket over HTTP/2 (RFC 8441) is not supported: connect with HTTP/1.1.\n", status=501
@@ -195,6 +194,17 @@ class HTTP2Connection:
             return True
         return False
 
+    def _count_silent_resets(self, known: int) -> bool:
+        """Spend the reset budget for each ``DATA`` frame (or ``HEADERS`` on a stream
+        opened before this read, *known*) on a stream whose task has ended: h2 answers
+        one on a reset stream with ``RST_STREAM`` and no event (one on a stream closed
+        otherwise is a connection error). ``False`` over the budget."""
+        streams = self._streams
+        for ftype, sid in self._guard.stream_frames:
+            if sid not in streams and (ftype == 0 or sid <= known) and self._spend_reset():
+                return False
+        return True
+
     async def _flush_quietly(self) -> None:
         try:
             await self._link.flush()
@@ -216,6 +226,7 @@ class HTTP2Connection:
                     conn.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
                     await self._fail("frame too large")
                     return False
+                known = conn.highest_inbound_stream_id
                 try:
                     events = conn.receive_data(data)
                 except h2.exceptions.ProtocolError as exc:  # h2 queued a GOAWAY
@@ -223,7 +234,7 @@ class HTTP2Connection:
                     return False
                 if self._peer_left:
                     return True
-                if not self._dispatch(events, nursery):
+                if not self._dispatch(events, nursery) or not self._count_silent_resets(known):
                     await self._fail("budget exceeded")
                     return False
             try:
@@ -411,16 +422,7 @@ class HTTP2Connection:
                 context.counters.handler_errors += 1
                 logger.error("unsupported response type %s", type(response).__name__)
                 status = await stream.send_response(request.method, _INTERNAL_ERROR)
-        if access_logger.isEnabledFor(logging.INFO):
-            access_logger.info(
-                '%s - "%s %s HTTP/2" %d %d %.1fms',
-                self._link.peer,
-                request.method,
-                request.target,
-                status,
-                stream.body_bytes,
-                (time.perf_counter() - t0) * 1000,
-            )
+        log_access(self._link.peer, request, status, stream.body_bytes, t0)
 
     async def _read_request(self, stream: H2Stream) -> Request:
         config = self._config

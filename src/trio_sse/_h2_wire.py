@@ -41,22 +41,31 @@ CONNECTION_SPECIFIC: Final = frozenset(
 
 
 class FrameSizeGuard:
-    """Checks each frame's declared length as its header arrives.
+    """Checks each frame's declared length as its header arrives, and notes the stream of
+    each ``DATA`` and ``HEADERS`` frame.
 
     h2 checks a frame's length against ``SETTINGS_MAX_FRAME_SIZE`` only once the whole
     frame is buffered, so a peer declaring 16 MiB frames could make it buffer that much
     per connection; this walks the frame headers of the byte stream first.
+
+    :attr:`stream_frames` lists ``(type, stream id)`` of the ``DATA`` (0) and ``HEADERS``
+    (1) frames whose header the last :meth:`check` saw: h2 answers one on a stream that
+    was reset with ``RST_STREAM(STREAM_CLOSED)`` and no event, so the connection counts
+    those resets from here.
     """
 
-    __slots__ = ("_head", "_skip")
+    __slots__ = ("_head", "_skip", "stream_frames")
 
     def __init__(self) -> None:
         self._skip = len(PREFACE)  # bytes to pass over before the next frame header
         self._head = b""
+        self.stream_frames: list[tuple[int, int]] = []
 
     def check(self, data: bytes, limit: int) -> bool:
         """Walk *data*; ``False`` when a frame declares more than *limit* bytes."""
         i, n = 0, len(data)
+        frames = self.stream_frames
+        frames.clear()
         while i < n:
             if self._skip:
                 step = min(self._skip, n - i)
@@ -67,9 +76,12 @@ class FrameSizeGuard:
             self._head += take
             i += len(take)
             if len(self._head) == 9:
-                length = int.from_bytes(self._head[:3], "big")
+                head = self._head
+                length = int.from_bytes(head[:3], "big")
                 if length > limit:
                     return False
+                if head[3] <= 1:  # DATA or HEADERS
+                    frames.append((head[3], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF))
                 self._skip = length
                 self._head = b""
         return True

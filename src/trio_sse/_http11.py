@@ -6,6 +6,7 @@ This file does no I/O: it builds h11 events and checks parsed ones. The connecti
 
 from __future__ import annotations
 
+import logging
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -19,12 +20,16 @@ if TYPE_CHECKING:
 __all__ = [
     "NO_BODY_STATUSES",
     "HTTPError",
+    "access_logger",
     "error_response",
     "head_size",
     "http_date",
+    "log_access",
     "request_head",
     "response_head",
 ]
+
+access_logger = logging.getLogger("trio_sse.access")
 
 _REASONS: Final = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 #: Statuses whose responses never have a body (RFC 9110 §15.3.5, §15.4.5).
@@ -109,3 +114,20 @@ def request_head(request: Request) -> bytes:
     )
     assert head is not None
     return head
+
+
+def log_access(peer: str, request: Request, status: int, size: int, started: float) -> None:
+    """One line on the ``trio_sse.access`` logger at INFO (when enabled): the peer, the
+    request line, the status, the body bytes sent and the time since *started*
+    (``time.perf_counter()``), whatever the protocol."""
+    if access_logger.isEnabledFor(logging.INFO):
+        access_logger.info(
+            '%s - "%s %s HTTP/%s" %d %d %.1fms',
+            peer,
+            request.method,
+            request.target,
+            request.http_version,
+            status,
+            size,
+            (time.perf_counter() - started) * 1000,
+        )

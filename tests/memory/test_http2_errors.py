@@ -334,6 +334,42 @@ async def test_a_stream_the_server_reset_counts_until_its_task_ends(
     all_quiet(server, connections_open=1)
 
 
+@pytest.mark.parametrize("frames", [5, 11])
+async def test_frames_on_a_reset_stream_spend_the_reset_budget(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    frames: int,
+) -> None:
+    """h2 answers each DATA frame on a stream that was reset with RST_STREAM(STREAM_CLOSED)
+    and no event: resets the client makes the server send, budgeted as the others."""
+    server = trio_sse.Server(h2_app(), config=trio_sse.Config(http2_reset_budget=10))
+    client = await open_h2_client(nursery, server)
+    with trio.fail_after(5):
+        sid = await client.open_stream("/ticker")
+        await client.reset(sid)
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.statistics().http2_streams_open == 0  # the stream's task has ended
+        await client.flush(DataFrame(sid, b"x").serialize() * frames)  # one write
+        await trio.testing.wait_all_tasks_blocked()
+        if frames > 10:
+            await client.wait_goaway()
+    stats = server.statistics()
+    assert stats.http2_resets_received == 1
+    if frames > 10:
+        assert client.goaway is not None
+        assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+        assert stats.http2_connection_errors == 1
+        all_quiet(server)
+    else:
+        assert client.goaway is None
+        assert stats.http2_resets_sent == frames
+        with trio.fail_after(5):
+            assert (await client.get("/"))[1] == b"ok 2"
+    no_errors_logged(caplog)
+    await assert_server_still_serves(nursery, server)
+
+
 # -- silent peers: PING with an ACK deadline -----------------------------------------------
 
 PINGS = trio_sse.Config(http2_ping_interval=5, http2_ping_timeout=2.5)  # (not on a tick)
