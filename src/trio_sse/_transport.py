@@ -183,12 +183,23 @@ class Transport:
         Raises:
             trio.BrokenResourceError: the connection was reset (or the socket closed).
         """
-        fd = self._fd
-        if fd < 0:
+        if self._fd < 0:
             await trio.lowlevel.checkpoint_if_cancelled()
             return None
         await trio.lowlevel.checkpoint()
         self._unyielded = 0
+        return self.read_nowait()
+
+    def read_nowait(self) -> bytes | None:
+        """What has arrived, without waiting: ``None`` when nothing has (and always for a
+        stream other than a socket), ``b""`` at EOF. Not a checkpoint.
+
+        Raises:
+            trio.BrokenResourceError: the connection was reset (or the socket closed).
+        """
+        fd = self._fd
+        if fd < 0:
+            return None
         try:
             return os.read(fd, RECEIVE_SIZE)
         except BlockingIOError:
