@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TypeAlias, TypeVar, final, overload
+from typing import Final, TypeAlias, TypeVar, final, overload
 
 __all__ = ["Headers", "HeadersLike"]
 
@@ -55,14 +55,15 @@ class Headers(Mapping[str, str]):
 
         For servers: the fields must have been validated already (h11 does); they are
         decoded as ISO-8859-1, which is lossless, and not checked again. Common names
-        share one string with every other request's.
+        and values (an ``EventSource``'s) share one string with every other request's.
         """
         self = object.__new__(cls)
         fields: list[str] = []
         names = _NAMES
+        values = _VALUES
         for name, value in raw:
             fields.append(names.get(name) or name.decode("latin-1"))
-            fields.append(value.decode("latin-1"))
+            fields.append(values.get(value) or value.decode("latin-1"))
         self._set(tuple(fields))
         return self
 
@@ -166,7 +167,6 @@ def _common_names() -> tuple[dict[bytes, str], dict[str, str]]:
         "x-forwarded-proto",
         "x-real-ip",
         "x-request-id",
-        ").split(",
     ]
     table: dict[bytes, str] = {}
     lowered: dict[str, str] = {}
@@ -181,6 +181,27 @@ def _common_names() -> tuple[dict[bytes, str], dict[str, str]]:
 #: Names :meth:`Headers.from_wire` shares between requests, and their shared lowercase
 #: forms (fixed sets: nothing a client sends is added to them).
 _NAMES, _LOWERED = _common_names()
+
+#: Values that most requests for an event stream (or a WebSocket) carry, shared likewise.
+_VALUES: Final = {
+    value.encode("latin-1"): value
+    for value in (
+        "*/*",
+        "?0",
+        "?1",
+        "cors",
+        "empty",
+        "keep-alive",
+        "no-cache",
+        "same-origin",
+        "same-site",
+        "text/event-stream",
+        "Upgrade",
+        "upgrade",
+        "websocket",
+        "13",
+    )
+}
 
 
 def _grouped(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

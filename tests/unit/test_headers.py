@@ -56,3 +56,10 @@ def test_headers_from_wire_share_common_names() -> None:
     second = Headers.from_wire([(b"Host", b"c"), (b"accept", b"d")])
     assert all(a is b for a, b in zip(first, second, strict=True))
     assert all(a[0] is b[0] for a, b in zip(first.items_raw(), second.items_raw(), strict=True))
+
+
+def test_headers_from_wire_share_common_values() -> None:
+    first = Headers.from_wire([(b"Accept", b"text/event-stream"), (b"X-A", b"mine")])
+    second = Headers.from_wire([(b"Accept", b"text/event-stream"), (b"X-A", b"mine")])
+    assert first["accept"] is second["accept"] == "text/event-stream"
+    assert first["x-a"] == second["x-a"] == "mine"
