@@ -5,9 +5,10 @@ each idle stream (TCP on ``127.0.0.1``, the raw file-descriptor path) and what t
 Trio structure an event stream must have costs in the same process (a connection task
 with a nursery, a sleeping child task, a deadline scope and a wait on a socket). Their
 ratio, not a number of bytes, is bounded: it holds across Python versions, whose frames
-and objects differ in size (1.58 on 3.10, 1.64 on 3.11, 1.63 on 3.13; 1.75 to 1.83
-before issue 15's idle work). The bound leaves some 18% of headroom on what trio-sse adds
-above the floor (7% on the total).
+and objects differ in size (1.54 on 3.10, 1.60 on 3.11, 1.59 on 3.13; 1.73, 1.82 and 1.80
+before issue 15's idle work). The bound, 1.70, leaves some 17% of headroom on what
+trio-sse adds above the floor (6% on the total). Blocks of 4 KiB and more are left out
+of both counts (see ``_CONTAINER_TABLE``), which makes them the same from run to run.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ STREAMS = 200
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n"
 
 
+#: Blocks this large are the tables of the loop's own containers (a set of tasks, the
+#: epoll registrations, a heap) growing by doubling: not a stream's, and where the
+#: doubling falls varies from run to run. Every block a stream owns is smaller.
+_CONTAINER_TABLE = 4096
+
+
 def _traced() -> int:
     gc.collect()
-    return tracemalloc.get_traced_memory()[0]
+    return sum(
+        trace.size for trace in tracemalloc.take_snapshot().traces if trace.size < _CONTAINER_TABLE
+    )
 
 
 async def _server_bytes_per_stream(sockets: list[socket.socket]) -> float:
@@ -87,7 +96,7 @@ async def _floor_bytes_per_unit() -> float:
     return (after - before) / STREAMS
 
 
-async def test_an_idle_http11_stream_costs_under_1_75x_the_bare_trio_structure() -> None:
+async def test_an_idle_http11_stream_costs_under_1_70x_the_bare_trio_structure() -> None:
     sockets: list[socket.socket] = []
     tracemalloc.start(1)
     try:
@@ -97,4 +106,4 @@ async def test_an_idle_http11_stream_costs_under_1_75x_the_bare_trio_structure()
         tracemalloc.stop()
         for sock in sockets:
             sock.close()
-    assert ours < 1.75 * floor, (ours, floor, ours / floor)
+    assert ours < 1.70 * floor, (ours, floor, ours / floor)
