@@ -23,9 +23,9 @@ no HTTP version. The setup of each kind of body is a plain function returning a
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
+import types
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -102,7 +102,9 @@ def event_stream_body(
     retry = response.retry
     produce: Callable[[], Awaitable[None]]
     if retry is None:
-        produce = functools.partial(producer, stream)  # no wrapper frame on the stack
+        # Bound like a method: no wrapper frame on the stack (as a partial), in 72 B
+        # where a partial takes 200 (with its argument tuple and keyword dict).
+        produce = types.MethodType(producer, stream)
     else:
 
         async def produce() -> None:

@@ -68,6 +68,10 @@ logger = logging.getLogger("trio_sse")
 
 _INTERNAL_ERROR: Final = Response("Internal Server Error\n", status=500)
 
+#: Shared strings for a request's method and version, which an open stream's request keeps.
+_METHODS: Final = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")}
+_VERSIONS: Final = {b"1.1": "1.1", b"1.0": "1.0"}
+
 
 class HTTPConnection:
     """Serve one HTTP/1.1 client connection. Internal: created by :class:`trio_sse.Server`."""
@@ -205,7 +209,8 @@ class HTTPConnection:
         self._context.counters.requests_total += 1
         if head_size(event) > self._config.max_header_bytes:
             raise HTTPError(431, "request head too large")
-        if event.http_version not in (b"1.1", b"1.0"):
+        http_version = _VERSIONS.get(event.http_version)
+        if http_version is None:
             raise HTTPError(505, "HTTP version not supported")
         headers = Headers.from_wire(event.headers.raw_items())
         if "content-length" in headers and "transfer-encoding" in headers:
@@ -213,11 +218,11 @@ class HTTPConnection:
             raise HTTPError(400, "both Content-Length and Transfer-Encoding")
         body = await self._read_body(headers)
         return Request(
-            method=event.method.decode("ascii"),
+            method=_METHODS.get(event.method) or event.method.decode("ascii"),
             target=event.target.decode("ascii"),
             headers=headers,
             body=body,
-            http_version=event.http_version.decode("ascii"),
+            http_version=http_version,
             client=self._channel.client,
         )
 

@@ -208,9 +208,11 @@ class H11Channel:
         # One scope per wait serves as the deadline and as the shutdown interrupt.
         with trio.CancelScope(deadline=deadline) as timer:
             self.interrupt = timer
+            transport = self.transport
             try:
                 while True:
-                    data = await self.transport.read(idle=True)
+                    await transport.wait_readable()  # (no frame of its own while idle)
+                    data = await transport.read()
                     if not data:
                         return Watch.PEER_GONE
                     self.pipelined += len(data)

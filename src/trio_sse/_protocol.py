@@ -56,14 +56,20 @@ async def open_connection(
         started = trio.current_time()
         received: bytes | None = None
         try:
-            with trio.move_on_at(started + config.request_head_timeout):
-                received = await transport.read()
-                # (the preface split over reads: rare, and only its first bytes)
-                while received and len(received) < len(PREFACE) and PREFACE.startswith(received):
-                    more = await transport.read()
-                    received += more
-                    if not more:
-                        break
+            # Usually the first bytes are here already: no timer then. (A deadline scope
+            # stays in Trio's deadline heap until its deadline, even once exited: some
+            # 230 B per connection for request_head_timeout.)
+            received = transport.read_nowait()
+            if received is None or _preface_begun(received):
+                with trio.move_on_at(started + config.request_head_timeout):
+                    if received is None:
+                        received = await transport.read()
+                    # (the preface split over reads: rare, and only its first bytes)
+                    while _preface_begun(received):
+                        more = await transport.read()
+                        received += more
+                        if not more:
+                            break
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return None
         if received is not None and received.startswith(PREFACE):
@@ -71,3 +77,8 @@ async def open_connection(
         else:
             connection = HTTPConnection(context, transport, client, received, started)
     return connection
+
+
+def _preface_begun(received: bytes) -> bool:
+    """Whether *received* is the start of the HTTP/2 preface, but not all of it."""
+    return 0 < len(received) < len(PREFACE) and PREFACE.startswith(received)

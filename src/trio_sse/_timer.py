@@ -46,24 +46,23 @@ WAKE_BATCH: Final = 64
 
 
 class _Sleeper:
-    """A task's parking record on one timer, reused for every sleep of that task.
+    """One sleep's parking record on a timer (its own abort function).
 
-    It is its own abort function, so a sleep allocates nothing that outlives it but a
-    ``(deadline, sequence)`` heap tuple: no closure, and above all no reference cycle.
-    (A per-sleep closure over its own heap entry made a cycle per tick; with thousands
-    of tickers that garbage kept the cyclic collector busy, and its full collections
-    paused the whole server for tens of milliseconds.) It holds its task only while the
-    task is parked, and knows its owner by ``id`` otherwise, so that the task, its
-    context and this record make no cycle either.
+    A sleep allocates this and a ``(deadline, sequence)`` heap tuple, and nothing else:
+    no closure, and above all no reference cycle that outlives the sleep. (A per-sleep
+    closure over its own heap entry made a cycle per tick; with thousands of tickers that
+    garbage kept the cyclic collector busy, and its full collections paused the whole
+    server for tens of milliseconds.) It holds its task only while the task is parked.
+    It is not kept between sleeps: a record kept per task in a context variable cost
+    more (the task's context copied on its first sleep) than it saved.
     """
 
-    __slots__ = ("early", "owner", "seq", "task", "timer")
+    __slots__ = ("early", "seq", "task", "timer")
 
-    def __init__(self, timer: TimerService, owner: int) -> None:
+    def __init__(self, timer: TimerService, task: trio.lowlevel.Task, seq: int) -> None:
         self.timer = timer
-        self.owner = owner  # id() of the task it belongs to (a live task's id is unique)
-        self.task: trio.lowlevel.Task | None = None  # while parked
-        self.seq = -1  # the key of the current sleep in the timer's parked table
+        self.task: trio.lowlevel.Task | None = task  # while parked
+        self.seq = seq  # the key of the sleep in the timer's parked table
         self.early = False  # woken before the deadline (the service stopping)
 
     def __call__(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
@@ -77,11 +76,6 @@ class _Sleeper:
         assert task is not None
         self.task = None
         trio.lowlevel.reschedule(task)
-
-
-#: The current task's :class:`_Sleeper` (each task runs in its own copy of the context,
-#: so a task finds either its own record or, at its first sleep, its parent's or none).
-_SLEEPER: contextvars.ContextVar[_Sleeper] = contextvars.ContextVar("trio_sse_sleeper")
 
 
 class TimerService:
@@ -197,20 +191,14 @@ class TimerService:
             self._dead = 0
 
     def park(self, deadline: float) -> _Sleeper:
-        """Put the current task on the heap; return its (reused) sleeper.
+        """Put the current task on the heap; return its sleeper.
 
         The caller then awaits ``trio.lowlevel.wait_task_rescheduled(sleeper)``, which
         returns at the deadline or after :meth:`wake`; ``sleeper.early`` then tells that
         the service stopped first (finish the sleep elsewhere).
         """
-        task = trio.lowlevel.current_task()
-        sleeper = _SLEEPER.get(None)
-        if sleeper is None or sleeper.owner != id(task) or sleeper.timer is not self:
-            sleeper = _Sleeper(self, id(task))
-            _SLEEPER.set(sleeper)
-        sleeper.task = task
-        seq = sleeper.seq = next(self._seq)
-        sleeper.early = False
+        seq = next(self._seq)
+        sleeper = _Sleeper(self, trio.lowlevel.current_task(), seq)
         self._parked[seq] = sleeper
         heapq.heappush(self._heap, (deadline, seq))
         scope = self._scope
@@ -232,7 +220,7 @@ class Alarm:
     :meth:`sleep_until` parks the task on the current server's shared timer, as
     :func:`sleep_until` does, without a cancel scope: an idle stream's wait costs a heap
     tuple instead of a cancel scope, its cancel status and a ``sleep_forever`` frame, and
-    (through the task's reused :class:`_Sleeper`) allocates no closure and no cycle.
+    allocates no closure and no cycle.
     Outside a server (or once its timer has stopped) it sleeps in a cancel scope, which
     :meth:`ring` cancels. Either way, cancelling the sleeping task interrupts it at once.
     One task at a time.

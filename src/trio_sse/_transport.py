@@ -35,7 +35,7 @@ import trio
 from ._exceptions import SlowClientError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Awaitable, Iterator
 
 __all__ = [
     "ACCEPT_BATCH",
@@ -152,6 +152,23 @@ class Transport:
             await trio.lowlevel.cancel_shielded_checkpoint()
         return data
 
+    def wait_readable(self) -> Awaitable[None]:
+        """Wait until :meth:`read` would find something (or EOF); then call it.
+
+        For a streamed body's watch, which waits for hours: this is a plain function that
+        returns Trio's awaitable, so the waiting task's stack holds no frame of its own for
+        it (one frame fewer on every open stream's). Always ``await`` it at once. A stream
+        other than a socket gets only a cancellation point: its ``read`` does the wait.
+
+        Raises:
+            trio.BrokenResourceError: the socket was closed.
+        """
+        fd = self._fd
+        if fd < 0:
+            return trio.lowlevel.checkpoint_if_cancelled()  # noqa: ASYNC105 (awaited by caller)
+        self._unyielded = 0  # (the wait is a schedule point)
+        return trio.lowlevel.wait_readable(fd)  # noqa: ASYNC105 (awaited by the caller)
+
     async def read_after_turn(self) -> bytes | None:
         """Yield to the other tasks, then read what has arrived without waiting for more;
         ``None`` when nothing has (the caller then waits with :meth:`read`), ``b""`` at EOF.
@@ -166,12 +183,23 @@ class Transport:
         Raises:
             trio.BrokenResourceError: the connection was reset (or the socket closed).
         """
-        fd = self._fd
-        if fd < 0:
+        if self._fd < 0:
             await trio.lowlevel.checkpoint_if_cancelled()
             return None
         await trio.lowlevel.checkpoint()
         self._unyielded = 0
+        return self.read_nowait()
+
+    def read_nowait(self) -> bytes | None:
+        """What has arrived, without waiting: ``None`` when nothing has (and always for a
+        stream other than a socket), ``b""`` at EOF. Not a checkpoint.
+
+        Raises:
+            trio.BrokenResourceError: the connection was reset (or the socket closed).
+        """
+        fd = self._fd
+        if fd < 0:
+            return None
         try:
             return os.read(fd, RECEIVE_SIZE)
         except BlockingIOError:

@@ -381,9 +381,9 @@ async def _bytes_per_stream(http2: bool, count: int) -> float:
 async def test_an_idle_http2_stream_costs_less_memory_than_an_http11_connection(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # benchmarks/stream_memory.py (loopback TCP) counts 9.8 KB per idle HTTP/2 stream
-    # against 12.3 KB per HTTP/1.1 connection. Over memory streams the ratio is 0.79
-    # (8.4 against 10.6 KB on Python 3.11); it was 0.92 before the stream's watch slept
+    # benchmarks/stream_memory.py (loopback TCP) counts 8.6 KB per idle HTTP/2 stream
+    # against 11.0 KB per HTTP/1.1 connection. Over memory streams the ratio is 0.79
+    # (7.9 against 10.0 KB on Python 3.11); it was 0.92 before the stream's watch slept
     # on the shared timer and the request's header block was dropped once parsed.
     tracemalloc.start(10)
     try:
